@@ -1,0 +1,1 @@
+"""Operational CRM: data model, business services, web app and the `crm` command line."""

@@ -1,0 +1,1 @@
+"""Streamlit dashboards reading the published warehouse (read-only)."""
