@@ -119,12 +119,12 @@ def users_add(
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def demo_data(customers: int, seed: int, months: int, progress: bool) -> None:
     """Generate realistic, deterministic demo data (bulk inserts, with a progress bar)."""
-    from ingest.demo_data import DemoConfig, generate
-
     from crm_app.settings import get_settings
 
     engine = _engine()
     _ensure_schema(engine)
+    from ingest.demo_data import DemoConfig, generate
+
     config = DemoConfig(customers=customers, seed=seed, months=months)
     summary = generate(engine, config, truth_dir=get_settings().resolved_data_dir, progress=progress)
     click.echo(summary.describe())
@@ -136,12 +136,12 @@ def import_() -> None:
 
 
 def _import(kind: str, file: Path, dry_run: bool) -> None:
-    from ingest.importers import import_file
-
     from crm_app.db import session_scope
 
     engine = _engine()
     _ensure_schema(engine)
+    from ingest.importers import import_file
+
     with session_scope(engine) as session:
         result = import_file(session, kind, file, dry_run=dry_run)
         if dry_run:

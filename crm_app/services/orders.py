@@ -343,7 +343,8 @@ def add_payment_plan(
     planned = amount_planned(session, order.id)
     if planned + amount > order.total_amount:
         raise ValidationError(
-            f"the plan would schedule {planned + amount} but order {order.number} totals {order.total_amount}",
+            f"the plan would schedule {planned + amount} but order {order.number} totals {order.total_amount}: "
+            f"at most {order.total_amount - planned} more can be planned",
             {"amount": f"at most {order.total_amount - planned}"},
         )
     return create_record(
