@@ -45,6 +45,7 @@ from crm_app.models.sales import (
     QuoteLine,
     SalesPlan,
 )
+from crm_app.models.segments import SavedSegment
 from crm_app.models.service import Activity, Case
 
 __all__ = [
@@ -90,6 +91,7 @@ __all__ = [
     "Quote",
     "QuoteLine",
     "SalesPlan",
+    "SavedSegment",
     "SoftDeleteMixin",
     "Survey",
     "SurveyAnswer",
