@@ -1,0 +1,43 @@
+{#- The as-of date of the whole build (var `as_of_date`, default: the day the run started, UTC).
+    Every model calls these macros, so one run uses one date even across midnight. -#}
+
+{% macro as_of_date_string() -%}
+    {%- set value = var('as_of_date', none) -%}
+    {%- if value is none or (value | string | trim) == '' -%}
+        {%- set value = run_started_at.strftime('%Y-%m-%d') -%}
+    {%- endif -%}
+    {%- set value = value | string | trim -%}
+    {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
+        {{ exceptions.raise_compiler_error("as_of_date must be a date written YYYY-MM-DD, got '" ~ value ~ "'") }}
+    {%- endif -%}
+    {%- set parsed = modules.datetime.datetime.strptime(value, '%Y-%m-%d') -%}
+    {%- if parsed.date() > run_started_at.date() -%}
+        {{ exceptions.raise_compiler_error("as_of_date " ~ value ~ " is in the future (today is " ~ run_started_at.strftime('%Y-%m-%d') ~ ")") }}
+    {%- endif -%}
+    {{- value -}}
+{%- endmacro %}
+
+{#- The as-of date as a SQL date literal. -#}
+{% macro as_of_date() -%}
+    cast('{{ as_of_date_string() }}' as date)
+{%- endmacro %}
+
+{#- The first instant after the as-of date: timestamps strictly before it happened on or before the date. -#}
+{% macro as_of_cutoff() -%}
+    {%- set day = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') + modules.datetime.timedelta(days=1) -%}
+    cast('{{ day.strftime("%Y-%m-%d") }} 00:00:00' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{#- The as-of date shifted by whole days (negative: earlier), as a SQL date literal. -#}
+{% macro as_of_date_plus(days) -%}
+    {%- set day = modules.datetime.datetime.strptime(as_of_date_string(), '%Y-%m-%d') + modules.datetime.timedelta(days=days) -%}
+    cast('{{ day.strftime("%Y-%m-%d") }}' as date)
+{%- endmacro %}
+
+{% macro horizon_days() -%}
+    {%- set value = var('horizon_days') | int -%}
+    {%- if value < 1 -%}
+        {{ exceptions.raise_compiler_error("horizon_days must be a positive number of days, got " ~ var('horizon_days')) }}
+    {%- endif -%}
+    {{- value -}}
+{%- endmacro %}

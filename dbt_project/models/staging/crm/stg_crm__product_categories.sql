@@ -1,0 +1,24 @@
+with
+
+source as (
+
+    select * from {{ source('crm', 'product_categories') }}
+
+),
+
+renamed as (
+
+    select
+        cast(id as {{ dbt.type_int() }}) as category_id,
+        cast(name as {{ dbt.type_string() }}) as category_name,
+        cast(code as {{ dbt.type_string() }}) as category_code,
+        cast(parent_id as {{ dbt.type_int() }}) as parent_category_id,
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+        cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
+        deleted_at is not null as is_deleted
+
+    from source
+
+)
+
+select * from renamed
