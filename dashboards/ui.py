@@ -1,0 +1,216 @@
+"""Dashboards stage: shared layout pieces — number formats, KPI tiles, tables with CSV download, empty states."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboards.data import NoWarehouseError, WarehouseError
+
+NO_WAREHOUSE = (
+    "No warehouse has been published yet — run `crm refresh` (it ingests the CRM's data, builds the marts, "
+    "checks them and publishes them); this page shows figures as soon as it has finished."
+)
+TABLE_ROWS = 200  # rows shown in the browser per table page; downloads contain every row
+CHART_HEIGHT = 360
+
+# Column formats by naming habit of the marts (money in the CRM's currency, ratios as 0..1).
+MONEY_WORDS = (
+    "revenue",
+    "margin",
+    "amount",
+    "clv",
+    "value",
+    "cost",
+    "profit",
+    "collections",
+    "spend",
+    "price",
+    "budget",
+    "target",
+    "actual",
+    "forecast",
+    "paid",
+    "outstanding",
+    "sales",
+    "returns",
+)
+RATIO_WORDS = ("rate", "share", "ratio", "attainment", "p_alive", "probability", "confidence", "support", "pct_")
+
+
+# ---------------------------------------------------------------------------------------------- numbers
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def money(value: Any, *, compact: bool = True) -> str:
+    """A money figure: ``1,234`` below ten thousand, ``12.3 k``, ``4.56 M`` above (compact), or exact."""
+    if _is_missing(value):
+        return "—"
+    number = float(value)
+    if not compact:
+        return f"{number:,.2f}"
+    size = abs(number)
+    if size >= 1e9:
+        return f"{number / 1e9:,.2f} B"
+    if size >= 1e6:
+        return f"{number / 1e6:,.2f} M"
+    if size >= 1e4:
+        return f"{number / 1e3:,.1f} k"
+    return f"{number:,.0f}"
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """A ratio (0..1) as a percentage."""
+    if _is_missing(value):
+        return "—"
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def count(value: Any) -> str:
+    if _is_missing(value):
+        return "—"
+    return f"{int(value):,}"
+
+
+def number(value: Any, digits: int = 1) -> str:
+    if _is_missing(value):
+        return "—"
+    return f"{float(value):,.{digits}f}"
+
+
+def days(value: Any) -> str:
+    if _is_missing(value):
+        return "—"
+    return f"{float(value):,.1f} days"
+
+
+def change(current: Any, previous: Any) -> str | None:
+    """The change against the prior period as a signed percentage (None when there is nothing to compare)."""
+    if _is_missing(current) or _is_missing(previous) or float(previous) == 0:
+        return None
+    ratio = (float(current) - float(previous)) / abs(float(previous))
+    if math.isinf(ratio) or math.isnan(ratio):
+        return None
+    return f"{ratio * 100:+.1f}% vs prior period"
+
+
+# ------------------------------------------------------------------------------------------- page parts
+
+
+def kpi(label: str, value: str, delta: str | None = None, *, help: str | None = None, inverse: bool = False) -> None:
+    st.metric(label, value, delta, help=help, delta_color="inverse" if inverse else "normal", border=True)
+
+
+def empty(message: str) -> None:
+    """An explained empty state: what is missing and what would fill it."""
+    st.info(message, icon=":material/info:")
+
+
+def guard(render: Callable[[], None]) -> None:
+    """Run a page body, turning "no warehouse" and warehouse errors into explanations instead of tracebacks."""
+    try:
+        render()
+    except NoWarehouseError:
+        empty(NO_WAREHOUSE)
+    except WarehouseError as exc:
+        st.warning(f"The warehouse could not answer this page: {exc}", icon=":material/warning:")
+
+
+def column_config(frame: pd.DataFrame, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Formats for a frame's columns from their names: money with separators, ratios as percentages."""
+    config: dict[str, Any] = {}
+    for name in frame.columns:
+        label = str(name).replace("_", " ")
+        lowered = str(name).lower()
+        dtype = frame[name].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            config[name] = st.column_config.CheckboxColumn(label)
+        elif pd.api.types.is_numeric_dtype(dtype):
+            if lowered.endswith("_id") or lowered == "id":
+                config[name] = st.column_config.NumberColumn(label, format="%d")
+            elif any(word in lowered for word in RATIO_WORDS):
+                config[name] = st.column_config.NumberColumn(label, format="percent")
+            elif any(word in lowered for word in MONEY_WORDS):
+                config[name] = st.column_config.NumberColumn(label, format="accounting")
+            else:
+                config[name] = st.column_config.NumberColumn(label, format="localized")
+        else:
+            config[name] = st.column_config.Column(label)
+    config.update(overrides or {})
+    return config
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV with a BOM, so spreadsheet programs read accents right."""
+    return ("\ufeff" + frame.to_csv(index=False)).encode("utf-8")
+
+
+def table(
+    frame: pd.DataFrame,
+    *,
+    key: str,
+    title: str | None = None,
+    file_name: str | None = None,
+    full: Callable[[], pd.DataFrame] | None = None,
+    total_rows: int | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    empty_message: str = "Nothing matches the current filters.",
+    height: int | Literal["auto"] = "auto",
+) -> None:
+    """A formatted table with a CSV download of every row (``full`` fetches them only when clicked)."""
+    if title:
+        st.markdown(f"**{title}**")
+    if frame.empty:
+        empty(empty_message)
+        return
+    shown = frame.head(TABLE_ROWS)
+    st.dataframe(shown, hide_index=True, column_config=column_config(shown, overrides), height=height, key=key)
+    rows = total_rows if total_rows is not None else len(frame)
+    note = f"Showing {len(shown):,} of {rows:,} rows." if rows > len(shown) else f"{rows:,} rows."
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    left.caption(note + " The download holds every row.")
+    data: Any = (lambda: csv_bytes(full())) if full is not None else csv_bytes(frame)
+    right.download_button(
+        "Download CSV",
+        data=data,
+        file_name=file_name or f"{key}.csv",
+        mime="text/csv",
+        key=f"{key}-csv",
+        on_click="ignore",
+        icon=":material/download:",
+        width="stretch",
+    )
+
+
+def chart(figure: go.Figure, *, key: str, height: int = CHART_HEIGHT) -> None:
+    figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
+    st.plotly_chart(figure, key=key, config={"displaylogo": False})
+
+
+def filters_caption(parts: Sequence[str]) -> None:
+    if parts:
+        st.caption(" · ".join(parts))
+
+
+def as_date(value: Any) -> dt.date | None:
+    if _is_missing(value):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return pd.Timestamp(value).date()
