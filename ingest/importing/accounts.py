@@ -33,6 +33,7 @@ from ingest.importing.problems import Problems
 from ingest.importing.tables import Columns, Row, Table
 
 CUSTOM_PREFIX = "custom."
+CUSTOM_TEXT_LENGTH = 500  # as the app's forms allow (crm_app.services.resources)
 TEXT_FIELDS = ("name", "external_ref", "industry", "region", "city", "phone", "email", "website", "address", "notes")
 CHOICE_FIELDS: dict[str, tuple[str, ...]] = {
     "kind": ACCOUNT_KINDS,
@@ -224,7 +225,8 @@ def _parse(row: Row, problems: Problems, fields: dict[str, CustomField]) -> Acco
     email = parsed.values.get("email")
     if email is not None:
         try:
-            validate_email(email, check_deliverability=False)
+            # stored normalised, as the app's forms store it, so a re-import compares equal
+            parsed.values["email"] = validate_email(email, check_deliverability=False).normalized
         except EmailNotValidError as exc:
             problems.add(row.number, "email", f"{email!r} is not a valid email address ({exc})")
     parsed.owner = take("owner", cells.text)
@@ -240,7 +242,7 @@ def _parse(row: Row, problems: Problems, fields: dict[str, CustomField]) -> Acco
 def _custom_value(value: Cell, custom: CustomField) -> Any:
     """A custom field's value as stored in the ``custom`` JSON (dates as ISO text)."""
     if custom.field_type == "number":
-        number = cells.number(value, places=6, max_digits=24)
+        number = cells.number(value, places=6, max_digits=21)
         if number is None:
             return None
         return int(number) if number == number.to_integral_value() else float(number)
@@ -251,7 +253,7 @@ def _custom_value(value: Cell, custom: CustomField) -> Any:
         return cells.boolean(value)
     if custom.field_type == "choice":
         return cells.choice(value, custom.choices)
-    return cells.text(value)
+    return cells.text(value, CUSTOM_TEXT_LENGTH)
 
 
 def _account_rows(session: Session, where: Callable[[Any], Any], keys: list[Any]) -> list[dict[str, Any]]:

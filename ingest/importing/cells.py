@@ -16,8 +16,8 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # Binary floats from spreadsheet formulas carry noise far below a cent (19.990000000000002);
 # anything coarser than this is a real extra decimal place that must not be rounded away silently.
 _FLOAT_NOISE = Decimal("1e-9")
-_TRUE = {"true", "yes", "y", "1"}
-_FALSE = {"false", "no", "n", "0"}
+_TRUE = {"true", "yes", "y", "on", "1"}
+_FALSE = {"false", "no", "n", "off", "0"}
 
 
 class CellError(ValueError):

@@ -448,8 +448,8 @@ def _write(
                 for ref in new_refs
             ],
         )
-        for account_id, ref in created.tuples():
-            accounts[str(ref)] = _Account(int(account_id), None, None)
+        for account in created:
+            accounts[account.external_ref] = _Account(account.id, None, None)
 
     numbers = allocate_numbers(session, Order, "SO", len(new))
     order_table = table_of(Order)
