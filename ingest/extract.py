@@ -1,0 +1,614 @@
+"""Ingest stage: copy new, changed and deleted operational rows into the warehouse's raw layer (Arrow, ADBC).
+
+For every operational table (``crm_app.models.Base.metadata``) the raw layer holds a table of the same
+name and columns in schema ``raw`` of ``<data_dir>/warehouse/raw.duckdb``, plus ``_ingested_at``: the
+latest version of each row, keyed on ``id``. Soft-deleted rows keep ``deleted_at`` (staging filters them);
+rows deleted for real in the operational DB are deleted from the raw layer too.
+
+Per table, in one DuckDB transaction that also moves the table's watermark in ``raw._watermarks``:
+
+1. rows with ``updated_at >= watermark - overlap`` are read as Arrow batches through ADBC, all tables in
+   one read snapshot of the source (SQLite read transaction, PostgreSQL REPEATABLE READ), so the raw layer
+   never sees an order line whose order came later;
+2. the set of ids in the source is compared with the raw table: ids that vanished are deleted, ids the
+   cursor missed (a row written with an old ``updated_at``) are fetched by key;
+3. only rows whose ``(updated_at, version)`` differ from the raw copy are replaced (delete + insert by id),
+   so a repeated run writes nothing, and a run killed at any point leaves each table either before or
+   after its transaction: the next run loses nothing and duplicates nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from crm_app.errors import ConfigurationError, CrmError
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+RAW_SCHEMA = "raw"
+WATERMARKS_TABLE = "_watermarks"
+INGESTED_AT = "_ingested_at"
+DEFAULT_OVERLAP = dt.timedelta(minutes=5)
+# Test hook for the kill-recovery tests: "before_commit[@TABLE]:SECONDS" or "after_commit[@TABLE]:SECONDS"
+# makes ingest log a line and sleep at that point (of every table, or of TABLE), so a test can SIGKILL it
+# exactly there.
+PAUSE_ENV = "CRM_INGEST_PAUSE"
+_ID_CHUNK = 5000
+
+
+class IngestError(CrmError):
+    """The extraction or the load of a table failed; the raw layer keeps its last committed state."""
+
+
+# ------------------------------------------------------------------------------------ raw schema
+
+
+@dataclass(frozen=True)
+class RawColumn:
+    """One column of a raw table: its transport kind (how it travels through Arrow) and DuckDB type."""
+
+    name: str
+    kind: str  # int, bool, float, decimal, text, json, timestamp, date, time, blob
+    duckdb_type: str
+
+
+@dataclass(frozen=True)
+class RawTable:
+    name: str
+    columns: tuple[RawColumn, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def has_version(self) -> bool:
+        return "version" in self.column_names
+
+
+def column_mapping(column: sa.Column[Any]) -> tuple[str, str]:
+    """(transport kind, DuckDB type) for a SQLAlchemy column; the declared type decides, never the data."""
+    t = column.type
+    if isinstance(t, sa.Boolean):
+        return "bool", "BOOLEAN"
+    if isinstance(t, sa.JSON):
+        return "json", "JSON"
+    if isinstance(t, sa.String):  # includes Text and non-native Enum
+        return "text", "VARCHAR"
+    if isinstance(t, sa.BigInteger):
+        return "int", "BIGINT"
+    if isinstance(t, sa.SmallInteger):
+        return "int", "SMALLINT"
+    if isinstance(t, sa.Integer):
+        return "int", "INTEGER"
+    if isinstance(t, sa.Float):  # before Numeric: Float is a Numeric
+        return "float", "DOUBLE"
+    if isinstance(t, sa.Numeric):
+        if t.precision is None:
+            return "decimal", "DECIMAL(38,10)"
+        return "decimal", f"DECIMAL({t.precision},{t.scale or 0})"
+    if isinstance(t, sa.DateTime):
+        return "timestamp", "TIMESTAMP"
+    if isinstance(t, sa.Date):
+        return "date", "DATE"
+    if isinstance(t, sa.Time):
+        return "time", "TIME"
+    if isinstance(t, sa.LargeBinary):
+        return "blob", "BLOB"
+    if isinstance(t, sa.Uuid):
+        return "text", "UUID"
+    raise TypeError(f"no raw-layer type for {column.table.name}.{column.name} ({t!r})")
+
+
+def raw_tables(metadata: sa.MetaData | None = None) -> list[RawTable]:
+    """Every operational table (parents first), as the raw layer stores it."""
+    if metadata is None:
+        from crm_app.models import Base
+
+        metadata = Base.metadata
+    tables = []
+    for table in metadata.sorted_tables:
+        if table.name == "alembic_version":
+            continue
+        pk = [c.name for c in table.primary_key.columns]
+        if pk != ["id"] or "updated_at" not in table.c:
+            raise TypeError(f"table {table.name} needs an integer key 'id' and an 'updated_at' column for ingest")
+        columns = tuple(RawColumn(c.name, *column_mapping(c)) for c in table.columns)
+        tables.append(RawTable(table.name, columns))
+    return tables
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_table_sql(table: RawTable, ns: str = RAW_SCHEMA) -> str:
+    """DDL of a raw table in namespace ``ns`` (``schema`` or ``catalog.schema``)."""
+    columns = ", ".join(f"{_q(c.name)} {c.duckdb_type}" for c in table.columns)
+    return f"CREATE TABLE {ns}.{_q(table.name)} ({columns}, {_q(INGESTED_AT)} TIMESTAMP NOT NULL)"
+
+
+def raw_namespace(con: duckdb.DuckDBPyConnection) -> str:
+    """``"<catalog>".raw``: a file named raw.duckdb is itself a catalog called raw, so bare ``raw.x`` is ambiguous."""
+    return f"{_q(str(_scalar(con, 'SELECT current_database()')))}.{RAW_SCHEMA}"
+
+
+WATERMARKS_DDL = """
+CREATE TABLE IF NOT EXISTS {ns}._watermarks (
+    table_name VARCHAR NOT NULL,
+    max_updated_at TIMESTAMP,
+    row_count BIGINT NOT NULL,
+    last_ingested_at TIMESTAMP NOT NULL,
+    last_fetched BIGINT NOT NULL,
+    last_inserted BIGINT NOT NULL,
+    last_updated BIGINT NOT NULL,
+    last_deleted BIGINT NOT NULL
+)
+"""
+
+
+# ---------------------------------------------------------------------------------------- source
+
+
+class Source:
+    """An ADBC connection to the operational DB holding one read snapshot for the whole run."""
+
+    def __init__(self, database_url: str) -> None:
+        url = make_url(database_url)
+        self.where = url.render_as_string(hide_password=True)
+        self.dialect = "sqlite" if url.drivername.startswith("sqlite") else "postgresql"
+        self._child: subprocess.Popen[bytes] | None = None
+        self.conn: Any = None
+        if self.dialect == "sqlite":
+            path = url.database
+            if not path or path == ":memory:" or not Path(path).expanduser().exists():
+                raise ConfigurationError(f"the operational database {self.where} does not exist: run `crm init`")
+            # See ingest/sqlite_reader.py for why SQLite is read from a child process.
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "ingest.sqlite_reader", str(Path(path).expanduser().resolve())],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            return
+        try:
+            import adbc_driver_postgresql.dbapi as adbc_pg
+
+            uri = url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self.conn = adbc_pg.connect(uri)
+            cursor = self.conn.cursor()
+            try:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            finally:
+                cursor.close()
+        except Exception as exc:  # ADBC raises its own DB-API error classes
+            raise ConfigurationError(
+                f"cannot connect to the operational database {self.where}: {_first_line(exc)}"
+            ) from None
+
+    def _literal(self, value: dt.datetime) -> str:
+        text = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        # SQLite keeps SQLAlchemy DateTime as text in this very format, so comparing text uses the index.
+        return f"'{text}'" if self.dialect == "sqlite" else f"TIMESTAMP '{text}'"
+
+    def _expr(self, column: RawColumn) -> str:
+        name = _q(column.name)
+        if self.dialect == "sqlite":
+            if column.kind in ("int", "bool"):
+                return f"CAST({name} AS INTEGER)"
+            if column.kind == "float":
+                return f"CAST({name} AS REAL)"
+            if column.kind == "blob":
+                return name
+            # Numeric is stored as REAL or INTEGER by SQLite: its text form converts to DECIMAL exactly.
+            return f"CAST({name} AS TEXT)"
+        if column.kind in ("decimal", "json", "text"):
+            return f"CAST({name} AS TEXT)"
+        return name
+
+    @staticmethod
+    def _witness(column: RawColumn) -> str:
+        return {"int": "0", "bool": "0", "float": "0.0", "blob": "X''"}.get(column.kind, "''")
+
+    def select_sql(self, table: RawTable, since: dt.datetime | None = None, ids: Sequence[int] | None = None) -> str:
+        conditions = []
+        if since is not None:
+            conditions.append(f'"updated_at" >= {self._literal(since)}')
+        if ids is not None:
+            conditions.append(f'"id" IN ({", ".join(str(int(i)) for i in ids)})')
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        exprs = ", ".join(f"{self._expr(c)} AS {_q(c.name)}" for c in table.columns)
+        body = f'SELECT 1 AS "_w", {exprs} FROM {_q(table.name)}{where}'
+        if self.dialect == "sqlite":
+            # The SQLite driver infers each Arrow column's type from the first rows; a leading row of
+            # typed placeholders (dropped on load) keeps an all-NULL start from being read as int64.
+            witness = ", ".join(f"{self._witness(c)} AS {_q(c.name)}" for c in table.columns)
+            return f'SELECT 0 AS "_w", {witness} UNION ALL {body}'
+        return body
+
+    def ids_sql(self, table: RawTable) -> str:
+        return f'SELECT CAST("id" AS BIGINT) AS "id" FROM {_q(table.name)}'
+
+    @contextmanager
+    def stream(self, sql: str) -> Iterator[pa.RecordBatchReader]:
+        """The result of ``sql`` as Arrow batches, valid inside the ``with`` block."""
+        if self._child is not None:
+            with self._child_stream(sql) as reader:
+                yield reader
+            return
+        cursor = self.conn.cursor()
+        try:
+            cursor.execute(sql)
+            yield cursor.fetch_record_batch()
+        finally:
+            cursor.close()
+
+    @contextmanager
+    def _child_stream(self, sql: str) -> Iterator[pa.RecordBatchReader]:
+        import pyarrow as pa
+
+        child = self._child
+        assert child is not None and child.stdin is not None and child.stdout is not None
+        child.stdin.write(json.dumps(sql).encode() + b"\n")
+        child.stdin.flush()
+        status = child.stdout.readline()
+        if status != b"OK\n":
+            raise self._child_error(status)
+        reader = pa.ipc.open_stream(child.stdout)
+        try:
+            yield reader
+        finally:
+            for _ in reader:  # keep the protocol in step if the consumer stopped early
+                pass
+            trailer = child.stdout.readline()
+        if trailer != b"END\n":
+            raise self._child_error(trailer)
+
+    def _child_error(self, line: bytes) -> CrmError:
+        if line.startswith(b"ERR "):
+            message = line[4:].decode(errors="replace").strip()
+            if "unable to open" in message or "file is not a database" in message:
+                return ConfigurationError(f"cannot read the operational database {self.where}: {message}")
+            return IngestError(f"reading {self.where} failed: {message}")
+        return IngestError(f"the SQLite reader process for {self.where} stopped unexpectedly")
+
+    def read_all(self, sql: str) -> pa.Table:
+        with self.stream(sql) as reader:
+            return reader.read_all()
+
+    def close(self) -> None:
+        if self._child is not None:
+            assert self._child.stdin is not None
+            try:
+                self._child.stdin.close()
+                self._child.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self._child.kill()
+                self._child.wait()
+            return
+        try:
+            self.conn.rollback()
+        finally:
+            self.conn.close()
+
+
+# ------------------------------------------------------------------------------------------ load
+
+
+@dataclass
+class TableIngest:
+    """What one table's ingest did."""
+
+    table: str
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rows: int = 0
+    watermark: dt.datetime | None = None
+    reloaded: bool = False
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> int:
+        return self.inserted + self.updated + self.deleted
+
+
+@dataclass
+class IngestResult:
+    raw_path: Path
+    source: str
+    tables: list[TableIngest] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def inserted(self) -> int:
+        return sum(t.inserted for t in self.tables)
+
+    @property
+    def updated(self) -> int:
+        return sum(t.updated for t in self.tables)
+
+    @property
+    def deleted(self) -> int:
+        return sum(t.deleted for t in self.tables)
+
+    @property
+    def changed_tables(self) -> list[str]:
+        return [t.table for t in self.tables if t.changed]
+
+
+Progress = Callable[[str, TableIngest | None], None]
+"""Called with (table, None) when a table starts and (table, result) when it is committed."""
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _pause_point() -> tuple[str, str | None, float] | None:
+    """Parse the test hook ``POINT[@TABLE]:SECONDS`` (see PAUSE_ENV)."""
+    spec = os.environ.get(PAUSE_ENV, "").strip()
+    if not spec:
+        return None
+    where, _, seconds = spec.rpartition(":")
+    point, _, table = where.partition("@")
+    return point, table or None, float(seconds)
+
+
+def _maybe_pause(pause: tuple[str, str | None, float] | None, point: str, table: str) -> None:
+    if pause and pause[0] == point and pause[1] in (None, table):
+        log.warning("ingest paused %s of %s", point.replace("_", " "), table)
+        time.sleep(pause[2])
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> Any:
+    # fetchall: DuckDB refuses new work on a connection while a result is only partly fetched.
+    rows = con.execute(sql, params).fetchall()
+    return rows[0][0] if rows else None
+
+
+def _run(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | None = None) -> None:
+    con.execute(sql, params).fetchall()
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection, ns: str, table: RawTable) -> bool:
+    """Create the raw table if needed; recreate it when the operational schema changed. True if (re)created."""
+    existing = con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [RAW_SCHEMA, table.name],
+    ).fetchall()
+    expected = [(c.name, c.duckdb_type) for c in table.columns] + [(INGESTED_AT, "TIMESTAMP")]
+    if existing == expected:
+        return False
+    if existing:
+        log.info("schema of %s changed: reloading it in full", table.name)
+        _run(con, f"DROP TABLE {ns}.{_q(table.name)}")
+    _run(con, f"DELETE FROM {ns}.{WATERMARKS_TABLE} WHERE table_name = ?", [table.name])
+    _run(con, create_table_sql(table, ns))
+    return True
+
+
+def _load_sql(table: RawTable, relation: str) -> str:
+    casts = ", ".join(f"CAST({_q(c.name)} AS {c.duckdb_type}) AS {_q(c.name)}" for c in table.columns)
+    return f'SELECT {casts} FROM {relation} WHERE "_w" = 1'
+
+
+def _ingest_table(
+    con: duckdb.DuckDBPyConnection,
+    ns: str,
+    source: Source,
+    table: RawTable,
+    *,
+    overlap: dt.timedelta,
+    started: dt.datetime,
+    full: bool,
+    pause: tuple[str, str | None, float] | None,
+) -> TableIngest:
+    began = time.perf_counter()
+    result = TableIngest(table.name)
+    target = f"{ns}.{_q(table.name)}"
+    _run(con, "BEGIN TRANSACTION")
+    try:
+        result.reloaded = _ensure_table(con, ns, table)
+        previous = _scalar(
+            con, f"SELECT max_updated_at FROM {ns}.{WATERMARKS_TABLE} WHERE table_name = ?", [table.name]
+        )
+        has_rows = bool(_scalar(con, f"SELECT count(*) FROM {target}"))
+        since = None if (full or previous is None or not has_rows) else previous - overlap
+
+        with source.stream(source.select_sql(table, since)) as reader:
+            con.register("_source_batches", reader)
+            try:
+                if has_rows:
+                    _run(con, f"CREATE OR REPLACE TEMP TABLE _incoming AS {_load_sql(table, '_source_batches')}")
+                else:
+                    # First load: nothing to compare with, stream straight into the table.
+                    inserted = _scalar(
+                        con,
+                        f"INSERT INTO {target} SELECT *, ? FROM ({_load_sql(table, '_source_batches')})",
+                        [started],
+                    )
+                    result.fetched = result.inserted = int(inserted or 0)
+            finally:
+                con.unregister("_source_batches")
+        if has_rows:
+            result.fetched = int(_scalar(con, "SELECT count(*) FROM _incoming"))
+            result.deleted, result.fetched = _reconcile_keys(con, source, table, target, full, result.fetched)
+            _apply_changes(con, table, target, started, result)
+
+        # Never move the watermark past this run's start: a row stamped by a fast clock must not hide
+        # the rows written after it.
+        max_seen = _scalar(con, f"SELECT max(updated_at) FROM {target}")
+        candidates = [v for v in (previous, None if max_seen is None else min(max_seen, started)) if v is not None]
+        result.watermark = max(candidates) if candidates else None
+        result.rows = _scalar(con, f"SELECT count(*) FROM {target}")
+        _run(con, f"DELETE FROM {ns}.{WATERMARKS_TABLE} WHERE table_name = ?", [table.name])
+        _run(
+            con,
+            f"INSERT INTO {ns}.{WATERMARKS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                table.name,
+                result.watermark,
+                result.rows,
+                started,
+                result.fetched,
+                result.inserted,
+                result.updated,
+                result.deleted,
+            ],
+        )
+        _maybe_pause(pause, "before_commit", table.name)
+        _run(con, "COMMIT")
+    except BaseException as exc:
+        _run(con, "ROLLBACK")
+        if isinstance(exc, CrmError | KeyboardInterrupt | SystemExit):
+            raise
+        raise IngestError(f"ingest of table {table.name} failed: {_first_line(exc)}") from exc
+    _maybe_pause(pause, "after_commit", table.name)
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _reconcile_keys(
+    con: duckdb.DuckDBPyConnection, source: Source, table: RawTable, target: str, full: bool, fetched: int
+) -> tuple[int, int]:
+    """Delete raw rows whose id left the source; fetch source rows the cursor missed. (deleted, fetched)."""
+    if full:
+        ids_relation = "(SELECT id FROM _incoming)"
+    else:
+        con.register("_source_ids", source.read_all(source.ids_sql(table)))
+        ids_relation = "_source_ids"
+        missing = [
+            row[0]
+            for row in con.execute(
+                f"SELECT id FROM _source_ids EXCEPT (SELECT id FROM {target} UNION ALL SELECT id FROM _incoming)"
+            ).fetchall()
+        ]
+        for start in range(0, len(missing), _ID_CHUNK):
+            chunk = missing[start : start + _ID_CHUNK]
+            with source.stream(source.select_sql(table, ids=chunk)) as reader:
+                con.register("_missed_batches", reader)
+                con.execute(f"INSERT INTO _incoming {_load_sql(table, '_missed_batches')}").fetchall()
+                con.unregister("_missed_batches")
+            fetched += len(chunk)
+    deleted = _scalar(
+        con, f"DELETE FROM {target} AS r WHERE NOT EXISTS (SELECT 1 FROM {ids_relation} AS s WHERE s.id = r.id)"
+    )
+    if not full:
+        con.unregister("_source_ids")
+    return int(deleted or 0), fetched
+
+
+def _apply_changes(
+    con: duckdb.DuckDBPyConnection, table: RawTable, target: str, started: dt.datetime, result: TableIngest
+) -> None:
+    """Replace the raw rows whose incoming version differs (delete + insert by id); skip identical ones."""
+    same = "r.updated_at IS NOT DISTINCT FROM i.updated_at"
+    if table.has_version:
+        same += " AND r.version IS NOT DISTINCT FROM i.version"
+    _run(
+        con,
+        "CREATE OR REPLACE TEMP TABLE _changed AS SELECT i.* FROM _incoming AS i "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS r WHERE r.id = i.id AND {same})",
+    )
+    changed = _scalar(con, "SELECT count(*) FROM _changed")
+    if changed:
+        result.updated = int(_scalar(con, f"DELETE FROM {target} WHERE id IN (SELECT id FROM _changed)") or 0)
+        _run(con, f"INSERT INTO {target} SELECT *, ? FROM _changed", [started])
+    result.inserted = int(changed) - result.updated
+    _run(con, "DROP TABLE _changed")
+    _run(con, "DROP TABLE _incoming")
+
+
+def open_raw(raw_path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the raw layer; a clear error when another process holds it."""
+    import duckdb
+
+    if read_only and not raw_path.exists():
+        raise IngestError(f"the raw layer {raw_path} does not exist yet: run `crm ingest` first")
+    raw_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(raw_path), read_only=read_only)
+    except duckdb.IOException as exc:
+        raise IngestError(f"cannot open the raw layer {raw_path}: {_first_line(exc)}") from None
+
+
+def ingest(
+    database_url: str,
+    raw_path: Path,
+    *,
+    overlap: dt.timedelta = DEFAULT_OVERLAP,
+    full: bool = False,
+    tables: Iterable[RawTable] | None = None,
+    progress: Progress | None = None,
+) -> IngestResult:
+    """Bring ``raw_path`` up to date with the operational DB at ``database_url``; see the module docstring."""
+    from crm_app.models.base import utcnow
+
+    began = time.perf_counter()
+    selected = list(tables) if tables is not None else raw_tables()
+    source = Source(database_url)
+    result = IngestResult(raw_path=raw_path, source=source.where)
+    pause = _pause_point()
+    try:
+        con = open_raw(raw_path)
+        try:
+            ns = raw_namespace(con)
+            _run(con, f"CREATE SCHEMA IF NOT EXISTS {ns}")
+            _run(con, WATERMARKS_DDL.format(ns=ns))
+            started = utcnow()
+            for table in selected:
+                if progress:
+                    progress(table.name, None)
+                done = _ingest_table(con, ns, source, table, overlap=overlap, started=started, full=full, pause=pause)
+                result.tables.append(done)
+                if progress:
+                    progress(table.name, done)
+            _run(con, "CHECKPOINT")
+        finally:
+            con.close()
+    finally:
+        source.close()
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def read_watermarks(raw_path: Path) -> dict[str, dict[str, Any]]:
+    """The per-table watermarks of the raw layer (empty when nothing was ingested yet)."""
+    if not raw_path.exists():
+        return {}
+    con = open_raw(raw_path, read_only=True)
+    try:
+        present = _scalar(
+            con,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [RAW_SCHEMA, WATERMARKS_TABLE],
+        )
+        if not present:
+            return {}
+        ns = raw_namespace(con)
+        cursor = con.execute(f"SELECT * FROM {ns}.{WATERMARKS_TABLE} ORDER BY table_name")
+        names = [d[0] for d in cursor.description]
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
+    finally:
+        con.close()

@@ -1,0 +1,47 @@
+"""Warehouse files: where the raw layer, build files, the published file and the failure log live."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+from crm_app.settings import Settings, get_settings
+
+RAW_FILE = "raw.duckdb"
+PUBLISHED_FILE = "crm.duckdb"
+FAILURES_FILE = "refresh_failures.jsonl"
+BUILD_PREFIX = "build-"
+LOCK_FILE = ".pipeline.lock"
+
+
+def warehouse_dir(settings: Settings | None = None) -> Path:
+    """``<data_dir>/warehouse`` (not created here: readers must not create anything)."""
+    return (settings or get_settings()).warehouse_dir
+
+
+def raw_path(settings: Settings | None = None) -> Path:
+    """The raw layer written by ``crm ingest`` (one table per operational table, schema ``raw``)."""
+    return warehouse_dir(settings) / RAW_FILE
+
+
+def published_path(settings: Settings | None = None) -> Path:
+    """The published warehouse that dashboards read; replaced atomically by each good build."""
+    return warehouse_dir(settings) / PUBLISHED_FILE
+
+
+def failures_path(settings: Settings | None = None) -> Path:
+    """JSON lines, one per failed build or refresh, for the data-health page."""
+    return warehouse_dir(settings) / FAILURES_FILE
+
+
+def new_build_path(directory: Path) -> Path:
+    """A fresh build file name: timestamped, with the pid so two processes never pick the same one."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    return directory / f"{BUILD_PREFIX}{stamp}-{os.getpid()}.duckdb"
+
+
+def remove_duckdb_file(path: Path) -> None:
+    """Delete a DuckDB file and its write-ahead log, if present."""
+    for candidate in (path, path.with_name(path.name + ".wal")):
+        candidate.unlink(missing_ok=True)
