@@ -352,7 +352,7 @@ def _departments(session: Session, rows: list[AccountRow], problems: Problems) -
 
 
 def _resolve_parents(session: Session, rows: list[AccountRow], problems: Problems) -> None:
-    """A parent is a partner: stored already, or given by an earlier row of the same file."""
+    """A parent is a partner: stored already, or created by an earlier row of the same file."""
     in_file = {row.external_ref: row for row in reversed(rows) if row.external_ref}  # first row wins
     wanted = list(dict.fromkeys(row.parent_ref for row in rows if row.parent_ref and row.parent_ref not in in_file))
     stored = {a["external_ref"]: a for a in _account_rows(session, _TABLE.c.external_ref.in_, wanted)}
@@ -364,7 +364,7 @@ def _resolve_parents(session: Session, rows: list[AccountRow], problems: Problem
         if ref == row.external_ref:
             problems.add(row.row, "parent_ref", "an account cannot be its own parent")
         elif parent_row is not None:
-            if parent_row.row > row.row:
+            if parent_row.row > row.row and parent_row.existing is None:
                 problems.add(
                     row.row,
                     "parent_ref",

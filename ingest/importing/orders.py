@@ -43,7 +43,7 @@ IMPORTED_ORDER_STATUS = "completed"
 REF_LENGTH = column_length(Account, "external_ref")
 ORDER_REF_LENGTH = column_length(Order, "external_ref")
 SKU_LENGTH = column_length(Product, "sku")
-ONE = Decimal(1)
+ONE = Decimal("1.000")  # the canonical form a parsed quantity has (3 decimals)
 
 V = TypeVar("V")
 
@@ -98,7 +98,9 @@ def import_orders(session: Session, table: Table, problems: Problems, file_name:
 
     keys = _keys(orders)
     existing = _existing_orders(session, list(keys.values()))
-    lines = _existing_lines(session, [found.id for found in existing.values()])
+    # only an order_ref given in the file needs the stored content compared (derived keys are content)
+    compared = [existing[keys[o.row]].id for o in orders if o.order_ref is not None and keys[o.row] in existing]
+    lines = _existing_lines(session, compared)
     new: list[OrderRow] = []
     unchanged = 0
     for order in orders:
@@ -107,10 +109,10 @@ def import_orders(session: Session, table: Table, problems: Problems, file_name:
             new.append(order)
         elif order.order_ref is None:
             # A derived key is a hash of the row itself: the order was imported from this very row
-            # before, even if someone has edited it in the app since.
+            # before, even if someone has edited (or deleted) it in the app since.
             unchanged += 1
         else:
-            difference = _difference(order, found, lines.get(found.id, []), products)
+            difference = _difference(order, found, lines.get(found.id, []))
             if difference:
                 problems.add(order.row, "order_ref", difference)
             else:
@@ -372,7 +374,7 @@ def _existing_lines(session: Session, order_ids: list[int]) -> dict[int, list[_L
     return lines
 
 
-def _difference(order: OrderRow, found: _Existing, lines: list[_Line], products: dict[str, _Product]) -> str:
+def _difference(order: OrderRow, found: _Existing, lines: list[_Line]) -> str:
     """Why a row cannot be the order already stored under its order_ref ('' when it is the same)."""
     ref = order.order_ref
     if found.deleted:

@@ -612,6 +612,25 @@ def test_a_changed_row_updates_its_account_with_an_audited_new_version(
     assert "1 updated" in result.describe()
 
 
+def test_a_stored_parent_may_be_updated_further_down_the_file(
+    session: Session, tmp_path: Path, people: SimpleNamespace
+) -> None:
+    path = write_csv(
+        tmp_path,
+        "name,external_ref,kind,parent_ref,city",
+        "Child,C-1,,HQ,",
+        "HQ Partner,HQ,partner,,Paris",
+        name="a.csv",
+    )
+    result = import_file(session, "accounts", path)
+    session.commit()
+    assert (result.created, result.updated) == (1, 1)
+    child = session.scalar(select(Account).where(Account.external_ref == "C-1"))
+    assert child is not None and child.parent_id == people.hq.id
+    session.refresh(people.hq)
+    assert people.hq.city == "Paris"
+
+
 def test_an_ambiguous_name_without_external_ref_is_refused(
     session: Session, engine: Engine, tmp_path: Path, people: SimpleNamespace
 ) -> None:
