@@ -1,0 +1,621 @@
+"""Business rules for plain entities: one declaration drives list / filter / sort / page / detail / create /
+update / delete / CSV export for pages and API alike, always through visibility and the audited record service."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
+from crm_app.models import (
+    Account,
+    Activity,
+    Campaign,
+    Case,
+    Communication,
+    Competitor,
+    CompetitorProduct,
+    Contact,
+    CustomFieldDefinition,
+    Department,
+    DocumentTemplate,
+    Opportunity,
+    Order,
+    PipelineStage,
+    PricePolicy,
+    Product,
+    ProductCategory,
+    PurchaseOrder,
+    Quote,
+    SoftDeleteMixin,
+    Survey,
+    SurveyQuestion,
+    Template,
+    User,
+)
+from crm_app.services import records
+from crm_app.services.visibility import (
+    Viewer,
+    assignable_owner,
+    get_visible,
+    is_visible,
+    require_write,
+    restrict,
+    rule,
+)
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 25
+
+
+# ------------------------------------------------------------------------------------------ labels
+
+LABELS: dict[str, Callable[[], ColumnElement[Any]]] = {
+    "accounts": lambda: Account.name,
+    "contacts": lambda: Contact.first_name + " " + Contact.last_name,
+    "opportunities": lambda: Opportunity.name,
+    "quotes": lambda: Quote.number,
+    "orders": lambda: Order.number,
+    "purchase_orders": lambda: PurchaseOrder.number,
+    "cases": lambda: Case.number,
+    "campaigns": lambda: Campaign.name,
+    "users": lambda: User.full_name,
+    "departments": lambda: Department.name,
+    "products": lambda: Product.name,
+    "product_categories": lambda: ProductCategory.name,
+    "price_policies": lambda: PricePolicy.name,
+    "competitors": lambda: Competitor.name,
+    "competitor_products": lambda: CompetitorProduct.name,
+    "templates": lambda: Template.name,
+    "surveys": lambda: Survey.name,
+    "survey_questions": lambda: SurveyQuestion.text,
+    "document_templates": lambda: DocumentTemplate.name,
+    "pipeline_stages": lambda: PipelineStage.name,
+    "activities": lambda: Activity.subject,
+    "custom_fields": lambda: CustomFieldDefinition.label,
+    "communications": lambda: func.coalesce(Communication.subject, Communication.channel),
+}
+
+
+def display_label(entity: str, record: Any) -> str:
+    """How a record is named to a person (the same as :data:`LABELS`, on a loaded object)."""
+    if entity == "contacts":
+        return f"{record.first_name} {record.last_name}".strip()
+    for attr in ("name", "number", "full_name", "subject", "label", "text"):
+        value = getattr(record, attr, None)
+        if value:
+            return str(value)
+    return f"#{record.id}"
+
+
+def ref_labels(session: Session, viewer: Viewer, wanted: Mapping[str, set[int]]) -> dict[str, dict[int, str]]:
+    """Names of referenced records the viewer may see, fetched in one query per entity."""
+    found: dict[str, dict[int, str]] = {}
+    for entity, ids in wanted.items():
+        ids = {i for i in ids if i is not None}
+        if not ids or entity not in LABELS:
+            found[entity] = {}
+            continue
+        model: Any = rule(entity).model
+        query = restrict(select(model.id, LABELS[entity]()).where(model.id.in_(ids)), viewer, entity)
+        found[entity] = {row[0]: str(row[1]) for row in session.execute(query)}
+    return found
+
+
+def ref_labels_plain(session: Session, entity: str, ids: set[int]) -> dict[int, str]:
+    """Names of reference data every role reads (products, categories): no visibility filter needed."""
+    if not ids:
+        return {}
+    model: Any = rule(entity).model
+    return {row[0]: str(row[1]) for row in session.execute(select(model.id, LABELS[entity]()).where(model.id.in_(ids)))}
+
+
+def lookup(session: Session, viewer: Viewer, entity: str, q: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Records of ``entity`` whose name contains ``q``, for pickers on forms."""
+    if entity not in LABELS:
+        raise NotFoundError(f"no lookup for {entity}")
+    model: Any = rule(entity).model
+    label = LABELS[entity]()
+    query = restrict(select(model.id, label), viewer, entity)
+    q = q.strip()
+    if q.isdigit() and int(q) < 2**31:
+        query = query.where(or_(model.id == int(q), label.ilike(f"%{q}%")))
+    elif q:
+        query = query.where(label.ilike(f"%{_escape_like(q)}%", escape="\\"))
+    query = query.order_by(label).limit(limit)
+    return [{"id": row[0], "label": str(row[1])} for row in session.execute(query)]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# ------------------------------------------------------------------------------------- declarations
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a list: ``kind`` says how to show it (text, money, date, datetime, bool, ref, percent)."""
+
+    key: str
+    label: str
+    kind: str = "text"
+    ref: str | None = None
+    sortable: bool = True
+
+
+@dataclass(frozen=True)
+class FilterSpec:
+    """A list filter: ``choice`` (one of ``choices``), ``ref`` (an id of ``ref``), ``bool``, or ``mine``."""
+
+    key: str
+    label: str
+    kind: str = "choice"
+    choices: tuple[str, ...] = ()
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Child:
+    """Records of another entity shown on a detail page (``fk`` points back at this record)."""
+
+    entity: str
+    fk: str
+    title: str
+
+
+Hook = Callable[..., Any]
+
+
+@dataclass
+class Resource:
+    name: str
+    title: str
+    singular: str
+    read_schema: type[BaseModel]
+    columns: tuple[Column, ...]
+    create_schema: type[BaseModel] | None = None
+    update_schema: type[BaseModel] | None = None
+    search: tuple[str, ...] = ()
+    filters: tuple[FilterSpec, ...] = ()
+    default_sort: str = "-id"
+    refs: Mapping[str, str] = field(default_factory=dict)
+    form_fields: tuple[str, ...] | None = None
+    custom_entity: str | None = None
+    deletable: bool = True
+    section: str = "Sales"
+    owner_field: str | None = None
+    create_hook: Hook | None = None
+    update_hook: Hook | None = None
+    children: tuple[Child, ...] = ()
+    base_filter: Callable[[], ColumnElement[bool]] | None = None
+    detail_fields: tuple[str, ...] | None = None
+    nav: bool = True
+    entity: str = ""  # the visibility entity (defaults to ``name``; differs for views such as partners)
+
+    def __post_init__(self) -> None:
+        if not self.entity:
+            self.entity = self.name
+
+    @property
+    def model(self) -> Any:
+        return rule(self.entity).model
+
+    def column(self, key: str) -> Column | None:
+        return next((c for c in self.columns if c.key == key), None)
+
+    def sortable_keys(self) -> list[str]:
+        names = records.column_names(self.model)
+        return [c.key for c in self.columns if c.sortable and c.key in names]
+
+    def fields_for_form(self, *, editing: bool) -> list[str]:
+        schema = self.update_schema if editing else self.create_schema
+        if schema is None:
+            return []
+        names = [n for n in schema.model_fields if n not in ("version", "custom", "lines")]
+        if self.form_fields is not None:
+            names = [n for n in self.form_fields if n in names]
+        return names
+
+
+@dataclass
+class ListParams:
+    q: str | None = None
+    sort: str | None = None
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+    filters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+# ------------------------------------------------------------------------------------------ listing
+
+
+def parse_filters(resource: Resource, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Filter values from query parameters, refusing what is not one of the allowed values."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for spec in resource.filters:
+        value = raw.get(spec.key)
+        if value is None or value == "":
+            continue
+        if spec.kind == "choice":
+            if value not in spec.choices:
+                errors[spec.key] = f"choose one of: {', '.join(spec.choices)}"
+            else:
+                values[spec.key] = value
+        elif spec.kind == "ref":
+            try:
+                number = int(value)
+                if not 1 <= number < 2**31:
+                    raise ValueError
+                values[spec.key] = number
+            except (TypeError, ValueError):
+                errors[spec.key] = "must be a record id"
+        elif spec.kind == "text":
+            text_value = str(value).strip()
+            if len(text_value) > 80 or "\x00" in text_value:
+                errors[spec.key] = "at most 80 characters"
+            else:
+                values[spec.key] = text_value
+        elif spec.kind in ("bool", "mine"):
+            text = str(value).lower()
+            if text in ("1", "true", "on", "yes"):
+                values[spec.key] = True
+            elif text in ("0", "false", "off", "no"):
+                values[spec.key] = False
+            else:
+                errors[spec.key] = "must be true or false"
+    if errors:
+        raise ValidationError("some filters are not valid", errors)
+    return values
+
+
+def list_query(viewer: Viewer, resource: Resource, params: ListParams) -> Select[Any]:
+    """The visible rows of ``resource`` matching search and filters (no order, no paging)."""
+    model = resource.model
+    query: Select[Any] = restrict(select(model), viewer, resource.entity)
+    if resource.base_filter is not None:
+        query = query.where(resource.base_filter())
+    if params.q and resource.search:
+        pattern = f"%{_escape_like(params.q.strip())}%"
+        query = query.where(or_(*(getattr(model, col).ilike(pattern, escape="\\") for col in resource.search)))
+    for spec in resource.filters:
+        if spec.key not in params.filters:
+            continue
+        value = params.filters[spec.key]
+        if spec.kind == "mine":
+            if value:
+                query = query.where(getattr(model, resource.owner_field or "owner_id") == viewer.id)
+        else:
+            query = query.where(getattr(model, spec.key) == value)
+    return query
+
+
+def order_clause(resource: Resource, sort: str | None) -> list[Any]:
+    key = sort or resource.default_sort
+    descending = key.startswith("-")
+    name = key.lstrip("-")
+    model = resource.model
+    if name not in resource.sortable_keys() and name != "id":
+        name = resource.default_sort.lstrip("-")
+        descending = resource.default_sort.startswith("-")
+    column = getattr(model, name)
+    primary = column.desc() if descending else column.asc()
+    return [primary, model.id.desc() if descending else model.id.asc()]
+
+
+def list_page(session: Session, viewer: Viewer, resource: Resource, params: ListParams) -> Page:
+    if not rule(resource.entity).can_read(viewer.role):
+        raise NotFoundError(f"{resource.title} are not available to you")
+    query = list_query(viewer, resource, params)
+    page_size = max(1, min(params.page_size, MAX_PAGE_SIZE))
+    page = max(1, params.page)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = session.scalars(
+        query.order_by(*order_clause(resource, params.sort)).limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return Page(items=list(rows), total=int(total), page=page, page_size=page_size)
+
+
+def labels_for(session: Session, viewer: Viewer, resource: Resource, rows: Sequence[Any]) -> dict[str, dict[int, str]]:
+    """Names for every reference column shown for ``rows``."""
+    wanted: dict[str, set[int]] = {}
+    keys = {c.key: c.ref for c in resource.columns if c.kind == "ref" and c.ref}
+    keys.update({k: v for k, v in resource.refs.items() if k not in keys})
+    for key, entity in keys.items():
+        for row in rows:
+            value = getattr(row, key, None)
+            if value is not None:
+                wanted.setdefault(entity, set()).add(value)
+    return ref_labels(session, viewer, wanted)
+
+
+# ------------------------------------------------------------------------------------------- export
+
+
+def export_columns(resource: Resource, session: Session) -> list[str]:
+    names = [n for n in resource.read_schema.model_fields if n not in ("lines", "custom")]
+    if resource.custom_entity:
+        names += [f"custom.{d.name}" for d in custom_definitions(session, resource.custom_entity)]
+    return names
+
+
+def export_csv(
+    session: Session, viewer: Viewer, resource: Resource, params: ListParams, chunk: int = 1000
+) -> Iterator[str]:
+    """CSV text (header first) of every visible row matching the list's search and filters."""
+    if not rule(resource.entity).can_read(viewer.role):
+        raise NotFoundError(f"{resource.title} are not available to you")
+    columns = export_columns(resource, session)
+    query = list_query(viewer, resource, params).order_by(*order_clause(resource, params.sort))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    yield buffer.getvalue()
+    last_id = 0
+    # keyset paging by id keeps memory flat and stays correct while rows are added
+    base = list_query(viewer, resource, params).order_by(resource.model.id)
+    del query
+    while True:
+        rows = session.scalars(base.where(resource.model.id > last_id).limit(chunk)).all()
+        if not rows:
+            break
+        buffer.seek(0)
+        buffer.truncate()
+        for row in rows:
+            custom = getattr(row, "custom", None) or {}
+            writer.writerow(
+                [_csv_value(custom.get(c[7:]) if c.startswith("custom.") else getattr(row, c, None)) for c in columns]
+            )
+        last_id = rows[-1].id
+        yield buffer.getvalue()
+        session.expunge_all()
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date | Decimal):
+        return str(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        # spreadsheet programs run cells starting with these as formulas; a quote keeps them as text
+        return "'" + value
+    return value
+
+
+# ---------------------------------------------------------------------------------------- custom fields
+
+
+def custom_definitions(session: Session, entity: str) -> list[CustomFieldDefinition]:
+    return list(
+        session.scalars(
+            select(CustomFieldDefinition)
+            .where(CustomFieldDefinition.entity == entity, CustomFieldDefinition.deleted_at.is_(None))
+            .order_by(CustomFieldDefinition.position, CustomFieldDefinition.id)
+        )
+    )
+
+
+def validate_custom(
+    session: Session, entity: str | None, values: Mapping[str, Any] | None, existing: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Merge ``values`` into ``existing`` custom values, checking each against its admin-defined type."""
+    merged: dict[str, Any] = dict(existing or {})
+    if entity is None:
+        if values:
+            raise ValidationError("this record has no custom fields", {"custom": "not supported"})
+        return merged
+    definitions = {d.name: d for d in custom_definitions(session, entity)}
+    errors: dict[str, str] = {}
+    for name, raw in (values or {}).items():
+        definition = definitions.get(name)
+        if definition is None:
+            errors[f"custom.{name}"] = "unknown custom field"
+            continue
+        try:
+            merged[name] = _custom_value(definition, raw)
+        except ValueError as exc:
+            errors[f"custom.{name}"] = str(exc)
+    for name, definition in definitions.items():
+        if definition.required and merged.get(name) in (None, "") and f"custom.{name}" not in errors:
+            errors[f"custom.{name}"] = "required"
+    if errors:
+        raise ValidationError("some custom fields are not valid", errors)
+    return merged
+
+
+def _custom_value(definition: CustomFieldDefinition, raw: Any) -> Any:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    kind = definition.field_type
+    if kind == "text":
+        if not isinstance(raw, str | int | float) or isinstance(raw, bool):
+            raise ValueError("must be text")
+        value = str(raw).strip()
+        if len(value) > 500:
+            raise ValueError("at most 500 characters")
+        return value
+    if kind == "number":
+        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+            raise ValueError("must be a number")
+        try:
+            number = Decimal(str(raw).strip())
+        except InvalidOperation:
+            raise ValueError("must be a number") from None
+        if not number.is_finite() or abs(number) >= Decimal("1e15"):
+            raise ValueError("must be a finite number below 10^15")
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "date":
+        try:
+            return dt.date.fromisoformat(str(raw).strip()).isoformat()
+        except ValueError:
+            raise ValueError("must be a date (YYYY-MM-DD)") from None
+    if kind == "boolean":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "on", "yes"):
+            return True
+        if text in ("0", "false", "off", "no"):
+            return False
+        raise ValueError("must be yes or no")
+    if kind == "choice":
+        value = str(raw).strip()
+        if value not in (definition.choices or []):
+            raise ValueError(f"choose one of: {', '.join(definition.choices or [])}")
+        return value
+    raise ValueError(f"unsupported field type {kind}")
+
+
+# -------------------------------------------------------------------------------------------- writes
+
+
+def check_refs(session: Session, viewer: Viewer, resource: Resource, values: Mapping[str, Any]) -> None:
+    """Every referenced record must exist and be visible to the viewer (else: 'unknown ...', no leak)."""
+    errors: dict[str, str] = {}
+    for key, entity in resource.refs.items():
+        value = values.get(key)
+        if value is None:
+            continue
+        if not is_visible(session, viewer, entity, value):
+            errors[key] = f"unknown {entity.replace('_', ' ').rstrip('s')}"
+    if errors:
+        raise ValidationError("some references are not valid", errors)
+
+
+def _department_for(session: Session, viewer: Viewer, owner_id: int | None) -> int | None:
+    if owner_id is None:
+        return viewer.department_id
+    if owner_id == viewer.id:
+        return viewer.department_id
+    return session.scalar(select(User.department_id).where(User.id == owner_id))
+
+
+def prepare_create(session: Session, viewer: Viewer, resource: Resource, data: BaseModel) -> dict[str, Any]:
+    """Validated column values for a new record: owner rules, department, custom fields, references."""
+    require_write(session, viewer, resource.entity)
+    values = data.model_dump()
+    if "custom" in values:
+        values["custom"] = validate_custom(session, resource.custom_entity, values.get("custom"), None)
+    elif resource.custom_entity:
+        validate_custom(session, resource.custom_entity, {}, None)
+    check_refs(session, viewer, resource, values)
+    if resource.owner_field:
+        values[resource.owner_field] = assignable_owner(session, viewer, values.get(resource.owner_field))
+    model = resource.model
+    if "department_id" in records.column_names(model) and resource.owner_field:
+        chosen = values.get("department_id")
+        if viewer.role in ("sales_rep", "service_agent", "marketing_analyst") or chosen is None:
+            values["department_id"] = _department_for(session, viewer, values.get(resource.owner_field))
+        elif viewer.role == "manager" and chosen not in viewer.department_tree:
+            raise ValidationError("choose a department of your own", {"department_id": "not in your department"})
+    return values
+
+
+def create(session: Session, viewer: Viewer, resource: Resource, data: BaseModel) -> Any:
+    """Create a record (through its hook when it has business rules); the caller commits."""
+    values = prepare_create(session, viewer, resource, data)
+    if resource.create_hook is not None:
+        return resource.create_hook(session, viewer, values)
+    return records.create_record(session, resource.model, values, viewer.user)
+
+
+def prepare_update(
+    session: Session, viewer: Viewer, resource: Resource, record: Any, data: BaseModel
+) -> tuple[dict[str, Any], int]:
+    require_write(session, viewer, resource.entity, record)
+    values = data.model_dump(exclude_unset=True)
+    version = values.pop("version")
+    if "custom" in values:
+        values["custom"] = validate_custom(session, resource.custom_entity, values["custom"], record.custom)
+    check_refs(session, viewer, resource, {k: v for k, v in values.items() if getattr(record, k, None) != v})
+    owner = resource.owner_field
+    if owner and owner in values:
+        if values[owner] is None:
+            values.pop(owner)
+        elif values[owner] != getattr(record, owner):
+            if viewer.role in ("sales_rep", "service_agent", "marketing_analyst"):
+                raise PermissionDeniedError("only a manager or an admin can hand a record to someone else")
+            values[owner] = assignable_owner(session, viewer, values[owner])
+    if "department_id" in values and values["department_id"] != getattr(record, "department_id", None):
+        if viewer.role in ("sales_rep", "service_agent", "marketing_analyst"):
+            raise PermissionDeniedError("only a manager or an admin can move a record to another department")
+        if viewer.role == "manager" and values["department_id"] not in viewer.department_tree:
+            raise ValidationError("choose a department of your own", {"department_id": "not in your department"})
+    return values, version
+
+
+def update(session: Session, viewer: Viewer, resource: Resource, record_id: int, data: BaseModel) -> Any:
+    """Apply a partial update; a stale ``version`` is refused with ConflictError; the caller commits."""
+    record = get_visible(session, viewer, resource.entity, record_id)
+    values, version = prepare_update(session, viewer, resource, record, data)
+    if resource.update_hook is not None:
+        return resource.update_hook(session, viewer, record, values, version)
+    return records.update_record(session, record, values, viewer.user, version)
+
+
+def delete(session: Session, viewer: Viewer, resource: Resource, record_id: int, version: int | None) -> Any:
+    record = get_visible(session, viewer, resource.entity, record_id)
+    require_write(session, viewer, resource.entity, record)
+    if not resource.deletable or not isinstance(record, SoftDeleteMixin):
+        raise PermissionDeniedError(f"{resource.title.lower()} cannot be deleted")
+    return records.soft_delete(session, record, viewer.user, version)
+
+
+def get(session: Session, viewer: Viewer, resource: Resource, record_id: int) -> Any:
+    record = get_visible(session, viewer, resource.entity, record_id)
+    if resource.base_filter is not None:
+        model = resource.model
+        if session.scalar(select(model.id).where(model.id == record_id, resource.base_filter())) is None:
+            raise NotFoundError(f"{resource.singular.lower()} #{record_id} was not found")
+    return record
+
+
+def child_rows(
+    session: Session, viewer: Viewer, child: Child, parent_id: int, limit: int = 50
+) -> tuple[list[Any], int]:
+    model: Any = rule(child.entity).model
+    query = restrict(select(model).where(getattr(model, child.fk) == parent_id), viewer, child.entity)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(model.id.desc()).limit(limit)).all()
+    return list(rows), int(total)
+
+
+__all__ = [
+    "Child",
+    "Column",
+    "FilterSpec",
+    "ListParams",
+    "Page",
+    "Resource",
+    "create",
+    "delete",
+    "export_csv",
+    "get",
+    "list_page",
+    "lookup",
+    "update",
+]

@@ -1,0 +1,384 @@
+"""Business rules: which rows each role may see and change (DESIGN.md §3) — the one place it is decided.
+
+Pages, the JSON API and CSV exports all build their queries through :func:`restrict`, and load single
+records through :func:`get_visible`; a row outside the viewer's scope is "not found" (404), never 403.
+
+Roles:
+- ``admin``: everything, may edit everything.
+- ``executive``: everything, read-only.
+- ``manager``: rows of their department and its sub-departments (by the row's department, its owner's
+  department, or its account), plus accounts shared with them; edits what they see.
+- ``sales_rep`` / ``service_agent``: rows they own, plus accounts shared with them and the records on
+  accounts they may see.
+- ``marketing_analyst``: all customer-side data read-only; edits campaigns, templates, surveys and
+  competitors; never edits deals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, or_, select
+from sqlalchemy.orm import Session
+
+from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
+from crm_app.models import (
+    Account,
+    AccountShare,
+    Activity,
+    Base,
+    Campaign,
+    CampaignMember,
+    Case,
+    Communication,
+    Competitor,
+    CompetitorOrder,
+    CompetitorProduct,
+    Contact,
+    CustomFieldDefinition,
+    Department,
+    DocumentTemplate,
+    Opportunity,
+    Order,
+    Payment,
+    PaymentPlan,
+    PipelineStage,
+    PricePolicy,
+    PricePolicyItem,
+    Product,
+    ProductCategory,
+    PurchaseOrder,
+    Quote,
+    SalesPlan,
+    SoftDeleteMixin,
+    Survey,
+    SurveyQuestion,
+    SurveyResponse,
+    Template,
+    User,
+)
+
+ADMIN = "admin"
+EXECUTIVE = "executive"
+MANAGER = "manager"
+SALES_REP = "sales_rep"
+SERVICE_AGENT = "service_agent"
+MARKETING = "marketing_analyst"
+ALL_ROLES = frozenset({ADMIN, EXECUTIVE, MANAGER, SALES_REP, SERVICE_AGENT, MARKETING})
+FIELD_ROLES = frozenset({SALES_REP, SERVICE_AGENT})
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """The signed-in user as visibility needs them: id, role and (for managers) the department tree."""
+
+    id: int
+    role: str
+    department_id: int | None
+    department_tree: tuple[int, ...] = ()
+    username: str = ""
+    full_name: str = ""
+    user: Any = field(default=None, compare=False, repr=False)  # the loaded User, the actor of audited changes
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == ADMIN
+
+
+def department_tree(session: Session, department_id: int | None) -> tuple[int, ...]:
+    """``department_id`` and all its descendants (a small tree: walked level by level)."""
+    if department_id is None:
+        return ()
+    found = [department_id]
+    frontier = [department_id]
+    while frontier:
+        children = list(
+            session.scalars(
+                select(Department.id).where(Department.parent_id.in_(frontier), Department.id.not_in(found))
+            )
+        )
+        found.extend(children)
+        frontier = children
+    return tuple(found)
+
+
+def viewer_for(session: Session, user: User) -> Viewer:
+    tree = department_tree(session, user.department_id) if user.role == MANAGER else ()
+    return Viewer(
+        id=user.id,
+        role=user.role,
+        department_id=user.department_id,
+        department_tree=tree,
+        username=user.username,
+        full_name=user.full_name,
+        user=user,
+    )
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one entity is scoped and who may read or change it.
+
+    ``read_all``: roles that see every row. ``read_scoped``: roles that see the rows in their scope,
+    found through ``owner`` / ``department`` / ``account`` columns or a ``parent`` entity's visibility.
+    Roles in neither see nothing. ``write``: roles that may create and change (within what they see).
+    """
+
+    model: type[Base]
+    read_all: frozenset[str]
+    read_scoped: frozenset[str] = frozenset()
+    write: frozenset[str] = frozenset({ADMIN})
+    owner: str | None = None
+    department: str | None = None
+    account: str | None = None
+    parent: tuple[str, str] | None = None  # (column, entity) — visible when the parent row is
+    extra: tuple[str, ...] = field(default_factory=tuple)
+
+    def can_read(self, role: str) -> bool:
+        return role in self.read_all or role in self.read_scoped
+
+
+EVERYONE = ALL_ROLES
+ALL_READERS = frozenset({ADMIN, EXECUTIVE})
+CUSTOMER_READERS = frozenset({ADMIN, EXECUTIVE, MARKETING})
+SCOPED = frozenset({MANAGER, SALES_REP, SERVICE_AGENT})
+FIELD_WRITERS = frozenset({ADMIN, MANAGER, SALES_REP, SERVICE_AGENT})
+DEAL_WRITERS = frozenset({ADMIN, MANAGER, SALES_REP})
+MARKETING_WRITERS = frozenset({ADMIN, MANAGER, MARKETING})
+CATALOGUE_WRITERS = frozenset({ADMIN, MANAGER})
+
+RULES: dict[str, Rule] = {
+    "accounts": Rule(
+        Account,
+        CUSTOMER_READERS,
+        SCOPED,
+        FIELD_WRITERS,
+        owner="owner_id",
+        department="department_id",
+        extra=("shares",),
+    ),
+    "contacts": Rule(Contact, CUSTOMER_READERS, SCOPED, FIELD_WRITERS, owner="owner_id", account="account_id"),
+    "opportunities": Rule(
+        Opportunity,
+        CUSTOMER_READERS,
+        SCOPED,
+        DEAL_WRITERS,
+        owner="owner_id",
+        department="department_id",
+        account="account_id",
+    ),
+    "quotes": Rule(
+        Quote,
+        CUSTOMER_READERS,
+        SCOPED,
+        DEAL_WRITERS,
+        owner="owner_id",
+        department="department_id",
+        account="account_id",
+    ),
+    "orders": Rule(
+        Order,
+        CUSTOMER_READERS,
+        SCOPED,
+        DEAL_WRITERS,
+        owner="owner_id",
+        department="department_id",
+        account="account_id",
+    ),
+    "payments": Rule(Payment, CUSTOMER_READERS, SCOPED, DEAL_WRITERS, parent=("order_id", "orders")),
+    "payment_plans": Rule(PaymentPlan, CUSTOMER_READERS, SCOPED, DEAL_WRITERS, parent=("order_id", "orders")),
+    "activities": Rule(Activity, CUSTOMER_READERS, SCOPED, FIELD_WRITERS, owner="owner_id", account="account_id"),
+    "cases": Rule(
+        Case,
+        CUSTOMER_READERS,
+        SCOPED,
+        FIELD_WRITERS,
+        owner="owner_id",
+        department="department_id",
+        account="account_id",
+    ),
+    "communications": Rule(
+        Communication,
+        CUSTOMER_READERS,
+        SCOPED,
+        frozenset({ADMIN, MANAGER, SALES_REP, SERVICE_AGENT, MARKETING}),
+        owner="user_id",
+        account="account_id",
+    ),
+    "campaigns": Rule(Campaign, EVERYONE, write=MARKETING_WRITERS),
+    "campaign_members": Rule(CampaignMember, CUSTOMER_READERS, SCOPED, MARKETING_WRITERS, account="account_id"),
+    "templates": Rule(Template, EVERYONE, write=MARKETING_WRITERS),
+    "surveys": Rule(Survey, EVERYONE, write=MARKETING_WRITERS),
+    "survey_questions": Rule(SurveyQuestion, EVERYONE, write=MARKETING_WRITERS),
+    "survey_responses": Rule(
+        SurveyResponse,
+        CUSTOMER_READERS,
+        SCOPED,
+        frozenset({ADMIN, MANAGER, SALES_REP, SERVICE_AGENT, MARKETING}),
+        owner="user_id",
+        account="account_id",
+    ),
+    "competitors": Rule(Competitor, EVERYONE, write=MARKETING_WRITERS),
+    "competitor_products": Rule(CompetitorProduct, EVERYONE, write=MARKETING_WRITERS),
+    "competitor_orders": Rule(CompetitorOrder, CUSTOMER_READERS, SCOPED, MARKETING_WRITERS, account="account_id"),
+    "products": Rule(Product, EVERYONE, write=CATALOGUE_WRITERS),
+    "product_categories": Rule(ProductCategory, EVERYONE, write=CATALOGUE_WRITERS),
+    "price_policies": Rule(PricePolicy, EVERYONE, write=CATALOGUE_WRITERS),
+    "price_policy_items": Rule(PricePolicyItem, EVERYONE, write=CATALOGUE_WRITERS),
+    "document_templates": Rule(DocumentTemplate, EVERYONE, write=CATALOGUE_WRITERS),
+    "sales_plans": Rule(SalesPlan, ALL_READERS, SCOPED, CATALOGUE_WRITERS, owner="user_id", department="department_id"),
+    "purchase_orders": Rule(
+        PurchaseOrder,
+        ALL_READERS,
+        frozenset({MANAGER}),
+        CATALOGUE_WRITERS,
+        owner="owner_id",
+        department="department_id",
+    ),
+    "users": Rule(User, EVERYONE),
+    "departments": Rule(Department, EVERYONE),
+    "custom_fields": Rule(CustomFieldDefinition, frozenset({ADMIN})),
+    "pipeline_stages": Rule(PipelineStage, EVERYONE),
+}
+
+
+def rule(entity: str) -> Rule:
+    try:
+        return RULES[entity]
+    except KeyError:
+        raise NotFoundError(f"no such kind of record: {entity}") from None
+
+
+def can_read(viewer: Viewer, entity: str) -> bool:
+    return rule(entity).can_read(viewer.role)
+
+
+def can_write(viewer: Viewer, entity: str) -> bool:
+    return viewer.role in rule(entity).write and can_read(viewer, entity)
+
+
+def _shared_account_ids(viewer: Viewer, *, editable_only: bool = False) -> Select[Any]:
+    query = select(AccountShare.account_id).where(AccountShare.user_id == viewer.id)
+    if editable_only:
+        query = query.where(AccountShare.can_edit)
+    return query
+
+
+def _department_users(viewer: Viewer) -> Select[Any]:
+    return select(User.id).where(User.department_id.in_(viewer.department_tree))
+
+
+def scope_clause(viewer: Viewer, entity: str) -> ColumnElement[bool] | None:
+    """The WHERE clause limiting ``entity`` to what ``viewer`` may see (None: every row; ``false()``: none)."""
+    spec = rule(entity)
+    if viewer.role in spec.read_all:
+        return None
+    if viewer.role not in spec.read_scoped:
+        return false()
+    model: Any = spec.model
+    terms: list[ColumnElement[bool]] = []
+    manager = viewer.role == MANAGER
+    if spec.owner:
+        owner_col = getattr(model, spec.owner)
+        terms.append(owner_col == viewer.id)
+        if manager and viewer.department_tree:
+            terms.append(owner_col.in_(_department_users(viewer)))
+    if spec.department and manager and viewer.department_tree:
+        terms.append(getattr(model, spec.department).in_(viewer.department_tree))
+    if "shares" in spec.extra:
+        terms.append(model.id.in_(_shared_account_ids(viewer)))
+    if spec.account:
+        terms.append(getattr(model, spec.account).in_(visible_ids(viewer, "accounts")))
+    if spec.parent:
+        column, parent_entity = spec.parent
+        terms.append(getattr(model, column).in_(visible_ids(viewer, parent_entity)))
+    return or_(*terms) if terms else false()
+
+
+def visible_ids(viewer: Viewer, entity: str) -> Select[Any]:
+    """A subquery of the ids of ``entity`` that ``viewer`` may see (live rows only)."""
+    model: Any = rule(entity).model
+    query = select(model.id)
+    clause = scope_clause(viewer, entity)
+    if clause is not None:
+        query = query.where(clause)
+    if issubclass(model, SoftDeleteMixin):
+        query = query.where(model.deleted_at.is_(None))
+    return query
+
+
+def restrict(query: Select[Any], viewer: Viewer, entity: str, *, include_deleted: bool = False) -> Select[Any]:
+    """Add to ``query`` (selecting from ``entity``'s table) the WHERE clauses of ``viewer``'s scope."""
+    model: Any = rule(entity).model
+    clause = scope_clause(viewer, entity)
+    if clause is not None:
+        query = query.where(clause)
+    if not include_deleted and issubclass(model, SoftDeleteMixin):
+        query = query.where(model.deleted_at.is_(None))
+    return query
+
+
+def get_visible(session: Session, viewer: Viewer, entity: str, record_id: int) -> Any:
+    """The record ``entity`` #``record_id`` if ``viewer`` may see it, else NotFoundError (a 404)."""
+    model: Any = rule(entity).model
+    record = session.scalar(restrict(select(model).where(model.id == record_id), viewer, entity))
+    if record is None:
+        raise NotFoundError(f"{entity.replace('_', ' ')} #{record_id} was not found")
+    return record
+
+
+def is_visible(session: Session, viewer: Viewer, entity: str, record_id: int) -> bool:
+    model: Any = rule(entity).model
+    found = session.scalar(restrict(select(model.id).where(model.id == record_id), viewer, entity))
+    return found is not None
+
+
+def require_write(session: Session, viewer: Viewer, entity: str, record: Base | None = None) -> None:
+    """Refuse (403) a change by a role that may only read ``entity``, or on a read-only shared account."""
+    spec = rule(entity)
+    if not spec.can_read(viewer.role):
+        raise NotFoundError(f"no such kind of record: {entity}")
+    if viewer.role not in spec.write:
+        raise PermissionDeniedError(f"your role ({viewer.role.replace('_', ' ')}) may not change {entity}")
+    if record is not None and entity == "accounts" and viewer.role in SCOPED:
+        account: Any = record
+        if account.owner_id != viewer.id and not _manager_covers(session, viewer, account):
+            share = session.scalar(
+                select(AccountShare.can_edit).where(
+                    AccountShare.account_id == account.id, AccountShare.user_id == viewer.id
+                )
+            )
+            if share is False:
+                raise PermissionDeniedError("this account is shared with you read-only")
+
+
+def _manager_covers(session: Session, viewer: Viewer, account: Any) -> bool:
+    if viewer.role != MANAGER or not viewer.department_tree:
+        return False
+    if account.department_id in viewer.department_tree:
+        return True
+    owner_dept = session.scalar(select(User.department_id).where(User.id == account.owner_id))
+    return owner_dept in viewer.department_tree
+
+
+def assignable_owner(session: Session, viewer: Viewer, owner_id: int | None) -> int | None:
+    """The owner a new or edited record may get: reps own what they create; managers assign in their tree."""
+    if viewer.role in FIELD_ROLES or viewer.role == MARKETING:
+        return viewer.id
+    if owner_id is None:
+        return viewer.id
+    user = session.get(User, owner_id)
+    if user is None or user.deleted_at is not None:
+        raise ValidationError("unknown owner", {"owner_id": "unknown user"})
+    if viewer.role == MANAGER and user.id != viewer.id and user.department_id not in viewer.department_tree:
+        raise ValidationError(
+            "a manager can assign records only to people of their department",
+            {"owner_id": "not in your department"},
+        )
+    return owner_id
+
+
+def readable_entities(viewer: Viewer, entities: Iterable[str]) -> list[str]:
+    return [e for e in entities if can_read(viewer, e)]

@@ -1,0 +1,617 @@
+"""Web layer: hand-crafted sales pages — pipeline board, stage changes, quotes → orders, payments, ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from crm_app import schemas as s
+from crm_app.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from crm_app.models import LOST_REASONS, Competitor, DocumentTemplate, Opportunity, Order, PipelineStage, Quote
+from crm_app.models.sales import ORDER_CHANNELS, ORDER_STATUSES, PAYMENT_METHODS
+from crm_app.services import ledger, opportunities, orders
+from crm_app.services import resources as res
+from crm_app.services.accounts import paid_by_order
+from crm_app.services.products import template_lines
+from crm_app.services.registry import resource
+from crm_app.services.visibility import Viewer, can_write, get_visible, require_write, restrict
+from crm_app.web.deps import CurrentUser, SessionDep
+from crm_app.web.forms import ref_options
+from crm_app.web.generic import detail_context, guarded, int_param
+from crm_app.web.pages.common import FormDep, blank_lines, form_dict, line_rows, product_options, validate
+from crm_app.web.rendering import flash, redirect, render
+
+router = APIRouter()
+BOARD_CARDS = 40  # cards per column; the column header still counts and sums every deal
+
+
+# --------------------------------------------------------------------------------------------- board
+
+
+@router.get("/opportunities/board", response_class=HTMLResponse)
+def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    if not can_read_opps(viewer):
+        raise NotFoundError("opportunities are not available to you")
+    mine = request.query_params.get("mine") in ("true", "1", "on")
+    owner_id = int_param(request.query_params.get("owner_id"), 0, 0, 2**31 - 1) or None
+    stages = [st for st in opportunities.stages(session)]
+    recent = dt.date.today() - dt.timedelta(days=30)
+    base = restrict(select(Opportunity), viewer, "opportunities")
+    if mine:
+        base = base.where(Opportunity.owner_id == viewer.id)
+    elif owner_id:
+        base = base.where(Opportunity.owner_id == owner_id)
+    columns = []
+    account_ids: set[int] = set()
+    for stage in stages:
+        where = [Opportunity.stage_id == stage.id]
+        if stage.is_closed:
+            where.append(Opportunity.closed_date >= recent)  # closed columns show the last 30 days
+        counted = base.where(*where).subquery()
+        summary = session.execute(select(func.count(), func.coalesce(func.sum(counted.c.amount), 0))).one()
+        cards = session.scalars(
+            base.where(*where).order_by(Opportunity.amount.desc(), Opportunity.id).limit(BOARD_CARDS)
+        ).all()
+        account_ids |= {c.account_id for c in cards}
+        columns.append({"stage": stage, "count": int(summary[0]), "amount": Decimal(summary[1]), "cards": cards})
+    labels = res.ref_labels(session, viewer, {"accounts": account_ids})["accounts"]
+    owners = ref_options(session, viewer, "users") if viewer.role not in ("sales_rep", "service_agent") else []
+    return render(
+        request,
+        "board.html",
+        {
+            "columns": columns,
+            "labels": labels,
+            "stages": stages,
+            "mine": mine,
+            "owner_id": owner_id,
+            "owners": owners,
+            "movable": can_write(viewer, "opportunities"),
+            "title": "Pipeline board",
+        },
+    )
+
+
+def can_read_opps(viewer: Viewer) -> bool:
+    from crm_app.services.visibility import can_read
+
+    return can_read(viewer, "opportunities")
+
+
+def _wants_json(request: Request) -> bool:
+    return "application/json" in request.headers.get("accept", "")
+
+
+@router.post("/opportunities/{opportunity_id:int}/stage", response_model=None)
+def move_stage(
+    request: Request, opportunity_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    """Move a deal (board drag-and-drop sends JSON-accepting requests; the no-JS form a normal POST)."""
+    opportunity = get_visible(session, viewer, "opportunities", opportunity_id)
+    back = str(form.get("back") or "")
+    back = back if back.startswith("/") and not back.startswith("//") else "/opportunities/board"
+    try:
+        change = validate(
+            s.StageChange, form_dict(form, "stage_id", "version", "lost_reason", "competitor_id", "lost_note")
+        )
+        target = session.get(PipelineStage, change.stage_id)
+        if target is None:
+            raise ValidationError("unknown stage", {"stage_id": "unknown stage"})
+        change_stage(session, viewer, opportunity, change)
+        session.commit()
+    except (ValidationError, ConflictError, PermissionDeniedError) as exc:
+        session.rollback()
+        status = 409 if isinstance(exc, ConflictError) else 403 if isinstance(exc, PermissionDeniedError) else 422
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc), "errors": getattr(exc, "errors", {})}, status_code=status)
+        if isinstance(exc, ValidationError) and target_is_lost(session, form):
+            flash(request, str(exc), "error")
+            return redirect(f"/opportunities/{opportunity_id}/lose?stage_id={form.get('stage_id')}")
+        flash(request, str(exc), "error")
+        return redirect(back)
+    stage_name = session.get(PipelineStage, opportunity.stage_id)
+    message = f"{opportunity.name} moved to {stage_name.name if stage_name else 'the new stage'}."
+    if _wants_json(request):
+        return JSONResponse({"id": opportunity.id, "stage_id": opportunity.stage_id, "version": opportunity.version})
+    flash(request, message)
+    return redirect(back)
+
+
+def target_is_lost(session: Session, form: FormData) -> bool:
+    stage_id = int_param(form.get("stage_id"), 0, 0, 2**31 - 1)
+    stage = session.get(PipelineStage, stage_id) if stage_id else None
+    return bool(stage and stage.is_closed and not stage.is_won)
+
+
+def change_stage(session: Session, viewer: Viewer, opportunity: Opportunity, change: Any) -> Opportunity:
+    """The one way pages and API move a deal: visibility, write rights, lost reason and competitor."""
+    require_write(session, viewer, "opportunities", opportunity)
+    stage = session.get(PipelineStage, change.stage_id)
+    if stage is None:
+        raise ValidationError("unknown stage", {"stage_id": "unknown stage"})
+    if stage.is_closed and not stage.is_won:
+        errors = {}
+        if not change.lost_reason:
+            errors["lost_reason"] = "choose why the deal was lost"
+        if change.lost_reason == "competitor" and change.competitor_id is None:
+            errors["competitor_id"] = "say which competitor won it"
+        if errors:
+            raise ValidationError("losing a deal needs a reason (and the competitor who won it)", errors)
+    if change.competitor_id is not None and session.get(Competitor, change.competitor_id) is None:
+        raise ValidationError("unknown competitor", {"competitor_id": "unknown competitor"})
+    return opportunities.change_stage(
+        session,
+        opportunity,
+        stage.id,
+        viewer.user,
+        expected_version=change.version,
+        lost_reason=change.lost_reason,
+        lost_note=change.lost_note,
+        competitor_id=change.competitor_id,
+    )
+
+
+@router.get("/opportunities/{opportunity_id:int}/lose", response_class=HTMLResponse)
+def lose_page(request: Request, opportunity_id: int, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    opportunity = get_visible(session, viewer, "opportunities", opportunity_id)
+    require_write(session, viewer, "opportunities", opportunity)
+    lost = opportunities.lost_stage(session)
+    competitors = session.scalars(select(Competitor).where(Competitor.deleted_at.is_(None)).order_by(Competitor.name))
+    return render(
+        request,
+        "lose.html",
+        {
+            "o": opportunity,
+            "stage": lost,
+            "reasons": LOST_REASONS,
+            "competitors": list(competitors),
+            "title": f"Lose {opportunity.name}",
+        },
+    )
+
+
+@router.get("/opportunities/{opportunity_id:int}", response_class=HTMLResponse)
+def opportunity_page(request: Request, opportunity_id: int, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    spec = resource("opportunities")
+    record = res.get(session, viewer, spec, opportunity_id)
+    context = detail_context(session, viewer, spec, record)
+    stages = {st.id: st for st in session.scalars(select(PipelineStage))}
+    from crm_app.models import OpportunityStageHistory, Survey
+
+    history_rows = session.scalars(
+        select(OpportunityStageHistory)
+        .where(OpportunityStageHistory.opportunity_id == record.id)
+        .order_by(OpportunityStageHistory.changed_at, OpportunityStageHistory.id)
+    ).all()
+    quotes = session.scalars(
+        restrict(select(Quote).where(Quote.opportunity_id == record.id), viewer, "quotes").order_by(Quote.id.desc())
+    ).all()
+    evaluations = session.scalars(
+        select(Survey).where(Survey.kind == "opportunity_evaluation", Survey.is_active, Survey.deleted_at.is_(None))
+    ).all()
+    context.update(
+        stages=stages,
+        stage_list=opportunities.stages(session),
+        stage_history=history_rows,
+        quotes=quotes,
+        evaluations=evaluations,
+        reasons=LOST_REASONS,
+        competitors=session.scalars(
+            select(Competitor).where(Competitor.deleted_at.is_(None)).order_by(Competitor.name)
+        ).all(),
+        movable=can_write(viewer, "opportunities"),
+    )
+    return render(request, "opportunity_detail.html", context)
+
+
+# -------------------------------------------------------------------------------------------- quotes
+
+
+def _doc_header_options(session: Session, viewer: Viewer, account_id: int | None) -> dict[str, Any]:
+    from crm_app.models import Contact
+
+    contacts: list[Any] = []
+    deals: list[Any] = []
+    account_label = None
+    if account_id:
+        contacts = list(
+            session.scalars(
+                restrict(select(Contact).where(Contact.account_id == account_id), viewer, "contacts").limit(200)
+            )
+        )
+        deals = list(
+            session.scalars(
+                restrict(
+                    select(Opportunity).where(Opportunity.account_id == account_id), viewer, "opportunities"
+                ).limit(200)
+            )
+        )
+        account_label = res.ref_labels(session, viewer, {"accounts": {account_id}})["accounts"].get(account_id)
+    return {
+        "contacts": contacts,
+        "deals": deals,
+        "account_label": account_label,
+        "policies": ref_options(session, viewer, "price_policies"),
+        "products": product_options(session),
+        "templates": session.scalars(
+            select(DocumentTemplate).where(DocumentTemplate.deleted_at.is_(None)).order_by(DocumentTemplate.name)
+        ).all(),
+    }
+
+
+def document_form(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    kind: str,
+    values: dict[str, Any],
+    lines: list[dict[str, Any]],
+    *,
+    record: Any = None,
+    errors: dict[str, str] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    account_id = int_param(values.get("account_id"), 0, 0, 2**31 - 1) or None
+    context = _doc_header_options(session, viewer, account_id)
+    context.update(
+        kind=kind,
+        values=values,
+        lines=blank_lines(lines),
+        record=record,
+        errors=errors or {},
+        message=message,
+        channels=ORDER_CHANNELS,
+        statuses=ORDER_STATUSES,
+        title=(f"Edit {record.number}" if record is not None else f"New {kind}"),
+    )
+    return render(request, "document_form.html", context, status_code=status_code)
+
+
+def _template_prefill(session: Session, template_id: Any) -> list[dict[str, Any]]:
+    number = int_param(template_id, 0, 0, 2**31 - 1)
+    template = session.get(DocumentTemplate, number) if number else None
+    if template is None or template.deleted_at is not None:
+        return []
+    return [
+        {"product_id": line.product_id, "quantity": line.quantity, "discount_pct": line.discount_pct or ""}
+        for line in template_lines(template)
+    ]
+
+
+@router.get("/quotes/new", response_class=HTMLResponse)
+def new_quote(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    require_write(session, viewer, "quotes")
+    values = dict(request.query_params)
+    if values.get("opportunity_id") and not values.get("account_id"):
+        deal = session.get(Opportunity, int_param(values["opportunity_id"], 0, 0, 2**31 - 1))
+        if deal is not None:
+            values["account_id"] = str(deal.account_id)
+    return document_form(
+        request, session, viewer, "quote", values, _template_prefill(session, values.get("template_id"))
+    )
+
+
+@router.post("/quotes/new", response_model=None)
+def create_quote(request: Request, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep) -> Response:
+    values = form_dict(form, "account_id", "contact_id", "opportunity_id", "price_policy_id", "valid_until", "notes")
+    lines = line_rows(form)
+    return _save_document(request, session, viewer, "quotes", values, lines)
+
+
+def _save_document(
+    request: Request,
+    session: Session,
+    viewer: Viewer,
+    entity: str,
+    values: dict[str, Any],
+    lines: list[dict[str, Any]],
+    record: Any = None,
+    version: Any = None,
+) -> Response:
+    spec = resource(entity)
+    kind = spec.singular.lower()
+    try:
+        if record is None:
+            data = validate(spec.create_schema, {**values, "lines": lines})  # type: ignore[arg-type]
+            saved = res.create(session, viewer, spec, data)
+        else:
+            data = validate(spec.update_schema, {**values, "lines": lines, "version": version})  # type: ignore[arg-type]
+            saved = res.update(session, viewer, spec, record.id, data)
+        session.commit()
+    except (ValidationError, ConflictError) as exc:
+        session.rollback()
+        status = 409 if isinstance(exc, ConflictError) else 422
+        return document_form(
+            request,
+            session,
+            viewer,
+            kind,
+            values,
+            lines,
+            record=record,
+            errors=getattr(exc, "errors", {}),
+            message=str(exc),
+            status_code=status,
+        )
+    flash(request, f"{spec.singular} {saved.number} saved.")
+    return redirect(f"/{entity}/{saved.id}")
+
+
+@router.get("/quotes/{quote_id:int}", response_class=HTMLResponse)
+def quote_page(request: Request, quote_id: int, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    spec = resource("quotes")
+    quote = res.get(session, viewer, spec, quote_id)
+    context = detail_context(session, viewer, spec, quote)
+    context.update(
+        lines=quote.lines,
+        product_names=_product_names(session, [line.product_id for line in quote.lines]),
+        channels=ORDER_CHANNELS,
+        can_convert=can_write(viewer, "orders")
+        and can_write(viewer, "quotes")
+        and quote.status
+        not in (
+            "converted",
+            "rejected",
+            "expired",
+        ),
+    )
+    return render(request, "quote_detail.html", context)
+
+
+def _product_names(session: Session, ids: list[int | None]) -> dict[int, str]:
+    from crm_app.models import Product
+
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return {p.id: p.name for p in session.scalars(select(Product).where(Product.id.in_(wanted)))}
+
+
+@router.get("/quotes/{quote_id:int}/edit", response_class=HTMLResponse)
+def edit_quote(request: Request, quote_id: int, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    quote = get_visible(session, viewer, "quotes", quote_id)
+    require_write(session, viewer, "quotes", quote)
+    values = {
+        "account_id": quote.account_id,
+        "contact_id": quote.contact_id,
+        "opportunity_id": quote.opportunity_id,
+        "status": quote.status,
+        "valid_until": quote.valid_until,
+        "notes": quote.notes,
+    }
+    lines = [
+        {
+            "product_id": line.product_id,
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "discount_pct": line.discount_pct,
+            "description": line.description,
+        }
+        for line in quote.lines
+    ]
+    return document_form(request, session, viewer, "quote", values, lines, record=quote)
+
+
+@router.post("/quotes/{quote_id:int}/edit", response_model=None)
+def save_quote(
+    request: Request, quote_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    quote = get_visible(session, viewer, "quotes", quote_id)
+    values = form_dict(form, "contact_id", "opportunity_id", "status", "valid_until", "notes")
+    for key in ("contact_id", "opportunity_id", "valid_until", "notes"):
+        values.setdefault(key, None)
+    return _save_document(request, session, viewer, "quotes", values, line_rows(form), quote, form.get("version"))
+
+
+@router.post("/quotes/{quote_id:int}/convert", response_model=None)
+def convert_quote(
+    request: Request, quote_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    quote = get_visible(session, viewer, "quotes", quote_id)
+
+    def act() -> Response:
+        order = convert(
+            session, viewer, quote, validate(s.QuoteConvert, form_dict(form, "version", "order_date", "channel"))
+        )
+        session.flush()
+        flash(request, f"Quote {quote.number} became order {order.number}.")
+        return redirect(f"/orders/{order.id}")
+
+    return guarded(act, request, session, f"/quotes/{quote_id}")
+
+
+def convert(session: Session, viewer: Viewer, quote: Quote, data: Any) -> Order:
+    """Quote → order through the order service, for pages and API alike."""
+    require_write(session, viewer, "quotes", quote)
+    require_write(session, viewer, "orders")
+    return orders.convert_quote_to_order(
+        session, quote, viewer.user, expected_version=data.version, order_date=data.order_date, channel=data.channel
+    )
+
+
+# -------------------------------------------------------------------------------------------- orders
+
+
+@router.get("/orders/new", response_class=HTMLResponse)
+def new_order(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    require_write(session, viewer, "orders")
+    values = dict(request.query_params)
+    return document_form(
+        request, session, viewer, "order", values, _template_prefill(session, values.get("template_id"))
+    )
+
+
+@router.post("/orders/new", response_model=None)
+def create_order(request: Request, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep) -> Response:
+    values = form_dict(form, "account_id", "contact_id", "opportunity_id", "channel", "status", "order_date", "notes")
+    return _save_document(request, session, viewer, "orders", values, line_rows(form))
+
+
+@router.get("/orders/{order_id:int}", response_class=HTMLResponse)
+def order_page(request: Request, order_id: int, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    spec = resource("orders")
+    order = res.get(session, viewer, spec, order_id)
+    from crm_app.models import Payment, PaymentPlan, User
+
+    context = detail_context(session, viewer, spec, order)
+    paid = paid_by_order(session, [order.id]).get(order.id, Decimal("0"))
+    plans = session.scalars(
+        select(PaymentPlan)
+        .where(PaymentPlan.order_id == order.id, PaymentPlan.deleted_at.is_(None))
+        .order_by(PaymentPlan.due_date)
+    ).all()
+    payments = session.scalars(
+        select(Payment).where(Payment.order_id == order.id, Payment.deleted_at.is_(None)).order_by(Payment.paid_on)
+    ).all()
+    returns = session.scalars(
+        restrict(select(Order).where(Order.return_of_id == order.id), viewer, "orders").order_by(Order.id)
+    ).all()
+    returned = orders.returned_quantities(session, order) if order.kind == "sale" else {}
+    salesperson = session.get(User, order.owner_id) if order.owner_id else None
+    context.update(
+        lines=order.lines,
+        product_names=_product_names(session, [line.product_id for line in order.lines]),
+        paid=paid,
+        outstanding=(order.total_amount - paid) if order.status != "cancelled" else Decimal("0"),
+        planned=sum((p.amount for p in plans), Decimal("0")),
+        plans=plans,
+        payments=payments,
+        returns=returns,
+        returned=returned,
+        salesperson=salesperson,
+        methods=PAYMENT_METHODS,
+        statuses=ORDER_STATUSES,
+        writable=can_write(viewer, "orders"),
+    )
+    return render(request, "order_detail.html", context)
+
+
+@router.post("/orders/{order_id:int}/payments", response_model=None)
+def add_payment(
+    request: Request, order_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    get_visible(session, viewer, "orders", order_id)
+    payload = {**form_dict(form, "amount", "paid_on", "method", "reference", "payment_plan_id"), "order_id": order_id}
+
+    def act() -> Any:
+        data = validate(s.PaymentCreate, payload)
+        return res.create(session, viewer, resource("payments"), data)
+
+    return guarded(act, request, session, f"/orders/{order_id}", "Payment recorded.")
+
+
+@router.post("/orders/{order_id:int}/plans", response_model=None)
+def add_plan(
+    request: Request, order_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    get_visible(session, viewer, "orders", order_id)
+    payload = {**form_dict(form, "amount", "due_date", "notes"), "order_id": order_id}
+
+    def act() -> Any:
+        data = validate(s.PaymentPlanCreate, payload)
+        return res.create(session, viewer, resource("payment_plans"), data)
+
+    return guarded(act, request, session, f"/orders/{order_id}", "Instalment added to the payment plan.")
+
+
+@router.post("/orders/{order_id:int}/returns", response_model=None)
+def add_return(
+    request: Request, order_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    order = get_visible(session, viewer, "orders", order_id)
+    quantities = []
+    for line in order.lines:
+        raw = form.get(f"return-{line.id}")
+        if isinstance(raw, str) and raw.strip():
+            quantities.append({"line_id": line.id, "quantity": raw.strip()})
+
+    def act() -> Response:
+        data = validate(s.ReturnCreate, {"lines": quantities, **form_dict(form, "notes")})
+        ret = make_return(session, viewer, order, data)
+        session.flush()
+        flash(request, f"Return {ret.number} created.")
+        return redirect(f"/orders/{ret.id}")
+
+    return guarded(act, request, session, f"/orders/{order_id}")
+
+
+def make_return(session: Session, viewer: Viewer, order: Order, data: Any) -> Order:
+    require_write(session, viewer, "orders", order)
+    return orders.create_return(
+        session,
+        order,
+        {line.line_id: line.quantity for line in data.lines},
+        viewer.user,
+        return_date=data.return_date,
+        notes=data.notes,
+    )
+
+
+@router.post("/orders/{order_id:int}/status", response_model=None)
+def order_status(
+    request: Request, order_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    def act() -> Any:
+        data = validate(s.OrderUpdate, form_dict(form, "status", "version"))
+        return res.update(session, viewer, resource("orders"), order_id, data)
+
+    get_visible(session, viewer, "orders", order_id)
+    return guarded(act, request, session, f"/orders/{order_id}", "Order status changed.")
+
+
+@router.post("/quotes/{quote_id:int}/status", response_model=None)
+def quote_status(
+    request: Request, quote_id: int, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep
+) -> Response:
+    def act() -> Any:
+        data = validate(s.QuoteUpdate, form_dict(form, "status", "version"))
+        return res.update(session, viewer, resource("quotes"), quote_id, data)
+
+    get_visible(session, viewer, "quotes", quote_id)
+    return guarded(act, request, session, f"/quotes/{quote_id}", "Quote status changed.")
+
+
+# -------------------------------------------------------------------------------------------- ledger
+
+
+@router.get("/ledger", response_class=HTMLResponse)
+def ledger_page(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
+    from crm_app.services.visibility import can_read
+
+    if not can_read(viewer, "orders"):
+        raise NotFoundError("the order ledger is not available to you")
+    query = request.query_params
+    outstanding_only = query.get("outstanding") in ("true", "1", "on")
+    owner_id = int_param(query.get("owner_id"), 0, 0, 2**31 - 1) or None
+    q = (query.get("q") or "").strip()[:100] or None
+    sort = query.get("sort") or "-order_date"
+    if sort.lstrip("-") not in ledger.SORTS:
+        sort = "-order_date"
+    page = int_param(query.get("page"), 1)
+    rows, total, sums = ledger.ledger_page(
+        session, viewer, page=page, page_size=50, sort=sort, outstanding_only=outstanding_only, owner_id=owner_id, q=q
+    )
+    return render(
+        request,
+        "ledger.html",
+        {
+            "rows": rows,
+            "total": total,
+            "sums": sums,
+            "page": res.Page([], total, page, 50),
+            "outstanding_only": outstanding_only,
+            "owner_id": owner_id,
+            "q": q,
+            "sort": sort,
+            "owners": ref_options(session, viewer, "users") if viewer.role not in ("sales_rep",) else [],
+            "title": "Order ledger",
+        },
+    )
