@@ -39,6 +39,7 @@ ORDER_COLUMNS = Columns(
 DERIVED_REF_PREFIX = "import:"
 # Imported orders are past sales (order_date is never in the future): they are done, not pending.
 IMPORTED_ORDER_STATUS = "completed"
+WRITE_BATCH = 10_000
 
 REF_LENGTH = column_length(Account, "external_ref")
 ORDER_REF_LENGTH = column_length(Order, "external_ref")
@@ -48,7 +49,7 @@ ONE = Decimal("1.000")  # the canonical form a parsed quantity has (3 decimals)
 V = TypeVar("V")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OrderRow:
     """A valid row of an orders file, with defaults applied."""
 
@@ -431,7 +432,7 @@ def _write(
 ) -> None:
     """Bulk inserts through Core (no per-row ORM flush): accounts, then orders, then their lines."""
     now = utcnow()
-    stamps = {"created_at": now, "updated_at": now, "version": 1}
+    stamps: dict[str, Any] = {"created_at": now, "updated_at": now, "version": 1}
     accounts = dict(accounts)
     if new_refs:
         table = table_of(Account)
@@ -455,46 +456,49 @@ def _write(
 
     numbers = allocate_numbers(session, Order, "SO", len(new))
     order_table = table_of(Order)
-    inserted = session.execute(
-        insert(order_table).returning(order_table.c.id, order_table.c.external_ref),
-        [
-            {
-                "number": number,
-                "external_ref": keys[order.row],
-                "kind": "sale",
-                "account_id": accounts[order.customer_ref].id,
-                "owner_id": accounts[order.customer_ref].owner_id,
-                "department_id": accounts[order.customer_ref].department_id,
-                "channel": order.channel,
-                "status": IMPORTED_ORDER_STATUS,
-                "order_date": order.order_date,
-                "total_amount": order.amount,
-                "custom": {},
-                **stamps,
-            }
-            for order, number in zip(new, numbers, strict=True)
-        ],
-    )
-    order_ids = {ref: order_id for order_id, ref in inserted}
-
-    lines = []
-    for order in new:
-        product = products[order.sku] if order.sku is not None else None
-        lines.append(
-            {
-                "order_id": order_ids[keys[order.row]],
-                "position": 1,
-                "product_id": product.id if product else None,
-                "description": product.name if product else None,
-                "quantity": order.quantity,
-                "unit_price": order.unit_price,
-                "discount_pct": Decimal(0),
-                "discount_amount": Decimal(0),
-                # The file's amount is what was paid; with a derived unit price, quantity × price may
-                # differ from it by rounding, and the order total must be the amount.
-                "line_total": order.amount,
-                "unit_cost": product.unit_cost if product else None,
-                **stamps,
-            }
+    # Batches bound the memory the statement parameters take, whatever the file's size.
+    for start in range(0, len(new), WRITE_BATCH):
+        batch = new[start : start + WRITE_BATCH]
+        inserted = session.execute(
+            insert(order_table).returning(order_table.c.id, order_table.c.external_ref),
+            [
+                {
+                    "number": number,
+                    "external_ref": keys[order.row],
+                    "kind": "sale",
+                    "account_id": accounts[order.customer_ref].id,
+                    "owner_id": accounts[order.customer_ref].owner_id,
+                    "department_id": accounts[order.customer_ref].department_id,
+                    "channel": order.channel,
+                    "status": IMPORTED_ORDER_STATUS,
+                    "order_date": order.order_date,
+                    "total_amount": order.amount,
+                    "custom": {},
+                    **stamps,
+                }
+                for order, number in zip(batch, numbers[start : start + WRITE_BATCH], strict=True)
+            ],
         )
-    session.execute(insert(table_of(OrderLine)), lines)
+        order_ids: dict[str, int] = {row.external_ref: row.id for row in inserted}
+        session.execute(
+            insert(table_of(OrderLine)), [_line(order, order_ids[keys[order.row]], products, stamps) for order in batch]
+        )
+
+
+def _line(order: OrderRow, order_id: int, products: dict[str, _Product], stamps: dict[str, Any]) -> dict[str, Any]:
+    product = products[order.sku] if order.sku is not None else None
+    return {
+        "order_id": order_id,
+        "position": 1,
+        "product_id": product.id if product else None,
+        "description": product.name if product else None,
+        "quantity": order.quantity,
+        "unit_price": order.unit_price,
+        "discount_pct": Decimal(0),
+        "discount_amount": Decimal(0),
+        # The file's amount is what was paid; with a derived unit price, quantity × price may differ
+        # from it by rounding, and the order total must be the amount.
+        "line_total": order.amount,
+        "unit_cost": product.unit_cost if product else None,
+        **stamps,
+    }

@@ -29,7 +29,7 @@ class Columns:
         return self.required + self.optional
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """A data row: its number in the file (header = row 1) and its cells by column name."""
 
