@@ -1,0 +1,189 @@
+"""Every role × every entity: lists, detail pages, edit pages, API reads and writes, CSV exports — no leaks.
+
+What each role must see is worked out here from the world's owners, departments, accounts and shares
+(DESIGN.md §3), independently of the SQL in crm_app.services.visibility.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+
+from crm_app.services.registry import RESOURCES
+from tests.web.world import ROLE_USERS, Rec, World
+
+GLOBAL = {
+    "campaigns",
+    "templates",
+    "surveys",
+    "survey_questions",
+    "competitors",
+    "competitor_products",
+    "products",
+    "product_categories",
+    "price_policies",
+    "price_policy_items",
+    "document_templates",
+    "users",
+    "departments",
+    "pipeline_stages",
+}
+CUSTOMER_SIDE = {
+    "accounts",
+    "contacts",
+    "opportunities",
+    "quotes",
+    "orders",
+    "payments",
+    "payment_plans",
+    "activities",
+    "cases",
+    "communications",
+    "campaign_members",
+    "survey_responses",
+    "competitor_orders",
+}
+FIELD = {"admin", "manager", "sales_rep", "service_agent"}
+DEALS = {"admin", "manager", "sales_rep"}
+MARKETING = {"admin", "manager", "marketing_analyst"}
+CATALOGUE = {"admin", "manager"}
+WRITERS = {
+    "accounts": FIELD,
+    "contacts": FIELD,
+    "activities": FIELD,
+    "cases": FIELD,
+    "opportunities": DEALS,
+    "quotes": DEALS,
+    "orders": DEALS,
+    "payments": DEALS,
+    "payment_plans": DEALS,
+    "communications": FIELD | {"marketing_analyst"},
+    "survey_responses": FIELD | {"marketing_analyst"},
+    "campaigns": MARKETING,
+    "campaign_members": MARKETING,
+    "templates": MARKETING,
+    "surveys": MARKETING,
+    "survey_questions": MARKETING,
+    "competitors": MARKETING,
+    "competitor_products": MARKETING,
+    "competitor_orders": MARKETING,
+    "products": CATALOGUE,
+    "product_categories": CATALOGUE,
+    "price_policies": CATALOGUE,
+    "price_policy_items": CATALOGUE,
+    "document_templates": CATALOGUE,
+    "sales_plans": CATALOGUE,
+    "purchase_orders": CATALOGUE,
+    "users": {"admin"},
+    "departments": {"admin"},
+    "custom_fields": {"admin"},
+    "pipeline_stages": {"admin"},
+}
+ENTITIES = sorted(name for name, spec in RESOURCES.items() if spec.entity == name)
+
+
+def may_see(world: World, username: str, entity: str, rec: Rec) -> bool:
+    role = world.roles[username]
+    uid = world.users[username]
+    if entity == "custom_fields":
+        return role == "admin"
+    if role in ("admin", "executive"):
+        return True
+    if entity in GLOBAL:
+        return True
+    if role == "marketing_analyst":
+        return entity in CUSTOMER_SIDE
+    if entity == "purchase_orders" and role != "manager":
+        return False
+    tree = world.tree(world.user_department[uid]) if role == "manager" else set()
+
+    def in_tree(department: int | None, owner: int | None) -> bool:
+        return role == "manager" and (department in tree or world.user_department.get(owner) in tree)
+
+    def account_visible(account_id: int) -> bool:
+        acc = world.account(account_id)
+        return acc.owner == uid or (account_id, uid) in world.shares or in_tree(acc.department, acc.owner)
+
+    if entity == "accounts":
+        return account_visible(rec.id)
+    if rec.owner == uid or in_tree(rec.department, rec.owner):
+        return True
+    if rec.account is not None and account_visible(rec.account):
+        return True
+    if rec.parent is not None:
+        parent_entity, parent_id = rec.parent
+        parent = next(r for r in world.records[parent_entity] if r.id == parent_id)
+        return may_see(world, username, parent_entity, parent)
+    return False
+
+
+def expected(world: World, username: str, entity: str) -> set[int]:
+    return {r.id for r in world.records.get(entity, []) if may_see(world, username, entity, r)}
+
+
+def test_world_covers_every_entity(world: World) -> None:
+    missing = [e for e in ENTITIES if not world.records.get(e)]
+    assert missing == [], f"the test world has no {missing}"
+
+
+@pytest.mark.parametrize("username", sorted(ROLE_USERS))
+def test_visibility_matrix_has_no_leaks(username: str, world: World, sign_in) -> None:  # type: ignore[no-untyped-def]
+    client = sign_in(username)
+    role = world.roles[username]
+    problems: list[str] = []
+    for entity in ENTITIES:
+        spec = RESOURCES[entity]
+        visible = expected(world, username, entity)
+        readable = entity == "custom_fields" and role == "admin" or entity != "custom_fields"
+        readable = readable and not (
+            (role in ("sales_rep", "service_agent") and entity == "purchase_orders")
+            or (role == "marketing_analyst" and entity in ("sales_plans", "purchase_orders"))
+        )
+        # API list
+        response = client.get(f"/api/v1/{entity}", params={"page_size": 200})
+        if readable:
+            got = {item["id"] for item in response.json()["items"]} if response.status_code == 200 else None
+            if got != visible:
+                problems.append(f"API list {entity}: got {got}, expected {visible}")
+        elif response.status_code != 404:
+            problems.append(f"API list {entity}: {response.status_code} for a role that may not read it")
+        # page list: the first column links to each row's own page
+        page = client.get(f"/{entity}", params={"page_size": 200})
+        if readable:
+            got = set(map(int, re.findall(rf'<tr><td class="col-\w+"><a href="/{entity}/(\d+)">', page.text)))
+            if page.status_code != 200 or got != visible:
+                problems.append(f"page list {entity}: {page.status_code} {got}, expected {visible}")
+        elif page.status_code != 404:
+            problems.append(f"page list {entity}: {page.status_code} for a role that may not read it")
+        # CSV export
+        export = client.get(f"/{entity}/export.csv")
+        if readable:
+            rows = list(csv.DictReader(io.StringIO(export.text))) if export.status_code == 200 else []
+            got = {int(row["id"]) for row in rows}
+            if export.status_code != 200 or got != visible:
+                problems.append(f"export {entity}: {export.status_code} {got}, expected {visible}")
+        elif export.status_code != 404:
+            problems.append(f"export {entity}: {export.status_code} for a role that may not read it")
+        writable = role in WRITERS[entity]
+        for rec in world.records[entity]:
+            sees = rec.id in visible
+            detail = client.get(f"/{entity}/{rec.id}")
+            if detail.status_code != (200 if sees else 404):
+                problems.append(f"page {entity}/{rec.id}: {detail.status_code}, visible={sees}")
+            api = client.get(f"/api/v1/{entity}/{rec.id}")
+            if api.status_code != (200 if sees else 404):
+                problems.append(f"API {entity}/{rec.id}: {api.status_code}, visible={sees}")
+            if spec.update_schema is None:
+                continue
+            want = 404 if not sees else (200 if writable else 403)
+            edit = client.get(f"/{entity}/{rec.id}/edit")
+            if edit.status_code != want:
+                problems.append(f"edit page {entity}/{rec.id}: {edit.status_code}, wanted {want}")
+            version = api.json()["version"] if api.status_code == 200 else 1
+            patch = client.api("PATCH", f"/api/v1/{entity}/{rec.id}", json={"version": version})
+            if patch.status_code != want:
+                problems.append(f"API PATCH {entity}/{rec.id}: {patch.status_code} {patch.text[:120]}, wanted {want}")
+    assert problems == [], "\n".join(problems)
