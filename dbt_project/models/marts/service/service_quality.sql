@@ -1,0 +1,242 @@
+{#- Satisfaction, complaint rate and resolution times by month (with the customer's department and region),
+    by product and by employee (the last two over the 12 months to the as-of date). One breakdown per row:
+    read the rows of one `breakdown` at a time. Complaint rate = complaints / booked sale orders of the same
+    month, product or employee's customers. -#}
+with
+
+cases as (
+
+    select * from {{ ref('fct_cases') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+    where is_revenue and order_kind = 'sale'
+
+),
+
+lines as (
+
+    select * from {{ ref('fct_order_lines') }}
+    where is_revenue and order_kind = 'sale' and product_id is not null
+        and order_date > {{ as_of_date_plus(-365) }}
+
+),
+
+customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+employees as (
+
+    select * from {{ ref('dim_employees') }}
+
+),
+
+case_facts as (
+
+    select
+        cases.*,
+        customers.department_id as customer_department_id,
+        customers.region as customer_region,
+        customers.owner_id as customer_owner_id,
+        cases.opened_date > {{ as_of_date_plus(-365) }} as is_last_12_months
+
+    from cases
+    left join customers
+        on cases.account_id = customers.account_id
+
+),
+
+{%- set case_measures %}
+        count(*) as cases_opened,
+        count(case when is_complaint then 1 end) as complaints_opened,
+        count(case when is_open then 1 end) as open_cases,
+        count(resolution_hours) as resolved_cases,
+        sum(resolution_hours) as resolution_hours_sum,
+        avg(resolution_hours) as avg_resolution_hours,
+        percentile_cont(0.5) within group (order by resolution_hours) as median_resolution_hours,
+        count(satisfaction) as rated_cases,
+        sum(satisfaction) as satisfaction_sum,
+        avg(cast(satisfaction as {{ dbt.type_float() }})) as avg_satisfaction,
+        count(case when satisfaction <= {{ var('low_satisfaction_max') }} then 1 end) as low_satisfaction_cases
+{%- endset %}
+
+by_month as (
+
+    select
+        'month' as breakdown,
+        opened_month as period_month,
+        customer_department_id as department_id,
+        customer_region as region,
+        cast(null as {{ dbt.type_int() }}) as product_id,
+        cast(null as {{ dbt.type_int() }}) as user_id,
+        {{ case_measures }}
+
+    from case_facts
+    group by opened_month, customer_department_id, customer_region
+
+),
+
+orders_by_month as (
+
+    select
+        orders.order_month as period_month,
+        customers.department_id,
+        customers.region,
+        count(*) as sale_orders
+
+    from orders
+    inner join customers
+        on orders.account_id = customers.account_id
+    group by 1, 2, 3
+
+),
+
+by_product as (
+
+    select
+        'product' as breakdown,
+        cast(null as date) as period_month,
+        cast(null as {{ dbt.type_int() }}) as department_id,
+        cast(null as {{ dbt.type_string() }}) as region,
+        product_id,
+        cast(null as {{ dbt.type_int() }}) as user_id,
+        {{ case_measures }}
+
+    from case_facts
+    where is_last_12_months and product_id is not null
+    group by product_id
+
+),
+
+orders_by_product as (
+
+    select
+        product_id,
+        count(distinct order_id) as sale_orders
+
+    from lines
+    group by product_id
+
+),
+
+by_employee as (
+
+    select
+        'employee' as breakdown,
+        cast(null as date) as period_month,
+        employees.department_id,
+        cast(null as {{ dbt.type_string() }}) as region,
+        cast(null as {{ dbt.type_int() }}) as product_id,
+        case_facts.owner_id as user_id,
+        {{ case_measures }}
+
+    from case_facts
+    left join employees
+        on case_facts.owner_id = employees.user_id
+    where case_facts.is_last_12_months and case_facts.owner_id is not null
+    group by employees.department_id, case_facts.owner_id
+
+),
+
+-- an employee's complaint rate is about the customers they own, whoever handled the case
+customer_complaints_by_owner as (
+
+    select
+        customer_owner_id as user_id,
+        count(case when is_complaint then 1 end) as customer_complaints
+
+    from case_facts
+    where is_last_12_months and customer_owner_id is not null
+    group by customer_owner_id
+
+),
+
+orders_by_owner as (
+
+    select
+        owner_id as user_id,
+        count(*) as sale_orders
+
+    from orders
+    where order_date > {{ as_of_date_plus(-365) }} and owner_id is not null
+    group by owner_id
+
+),
+
+combined as (
+
+    select
+        by_month.*,
+        by_month.complaints_opened as rated_complaints,
+        coalesce(orders_by_month.sale_orders, 0) as sale_orders
+
+    from by_month
+    left join orders_by_month
+        on by_month.period_month = orders_by_month.period_month
+        and by_month.department_id is not distinct from orders_by_month.department_id
+        and by_month.region is not distinct from orders_by_month.region
+
+    union all
+
+    select
+        by_product.*,
+        by_product.complaints_opened as rated_complaints,
+        coalesce(orders_by_product.sale_orders, 0) as sale_orders
+
+    from by_product
+    left join orders_by_product
+        on by_product.product_id = orders_by_product.product_id
+
+    union all
+
+    select
+        by_employee.*,
+        coalesce(customer_complaints_by_owner.customer_complaints, 0) as rated_complaints,
+        coalesce(orders_by_owner.sale_orders, 0) as sale_orders
+
+    from by_employee
+    left join customer_complaints_by_owner
+        on by_employee.user_id = customer_complaints_by_owner.user_id
+    left join orders_by_owner
+        on by_employee.user_id = orders_by_owner.user_id
+
+),
+
+final as (
+
+    select
+        breakdown,
+        period_month,
+        department_id,
+        region,
+        product_id,
+        user_id,
+        cases_opened,
+        complaints_opened,
+        open_cases,
+        resolved_cases,
+        resolution_hours_sum,
+        avg_resolution_hours,
+        median_resolution_hours,
+        rated_cases,
+        satisfaction_sum,
+        avg_satisfaction,
+        low_satisfaction_cases,
+        -- numerator of complaint_rate: complaints opened (month, product) or on the employee's own customers
+        rated_complaints as complaints_for_rate,
+        sale_orders,
+        case
+            when sale_orders > 0 then cast(rated_complaints as {{ dbt.type_float() }}) / sale_orders
+        end as complaint_rate
+
+    from combined
+
+)
+
+select * from final
