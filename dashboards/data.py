@@ -12,7 +12,6 @@ is missing from the marts it is computed in SQL on marts and marked ``MART GAP``
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from crm_app.errors import CrmError
+from crm_app.settings import get_settings
 from dashboards.auth import Scope
 
 
@@ -36,36 +36,42 @@ class NoWarehouseError(WarehouseError):
 
 
 @st.cache_resource(show_spinner=False)
-def _reader() -> Any:
+def _reader(data_dir: str) -> Any:
     """The process-wide read-only reader of the published warehouse (it follows atomic swaps itself)."""
-    from warehouse import readers
+    from warehouse.readers import reader
 
-    return readers
+    return reader(get_settings())
 
 
-_local = threading.local()
+def _current_reader() -> Any:
+    # keyed on the data directory so tests (and a changed CRM_DATA_DIR) never read another warehouse
+    return _reader(str(get_settings().resolved_data_dir))
 
 
 def version() -> str:
     """The published warehouse's version (the cache key); NoWarehouseError when nothing is published."""
-    current = _reader().published_version()
-    if current is None:
+    current = _current_reader().version()
+    if current == "none":
         raise NoWarehouseError("no warehouse has been published yet")
-    return str(current)
+    return f"{get_settings().resolved_data_dir}:{current}"
 
 
 def _run(sql: str, params: Sequence[Any]) -> pd.DataFrame:
-    readers = _reader()
+    import duckdb
+
+    from warehouse.readers import WarehouseNotPublishedError
+
     try:
-        with readers.read_connection() as connection:
-            return connection.execute(sql, list(params)).df()
-    except FileNotFoundError:
+        cursor = _current_reader().connect()
+    except WarehouseNotPublishedError:
         raise NoWarehouseError("no warehouse has been published yet") from None
-    except Exception as exc:  # duckdb raises its own hierarchy; the page shows the message
-        if type(exc).__module__.startswith("duckdb"):
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise WarehouseError(first) from None
-        raise
+    try:
+        return cursor.execute(sql, list(params)).df()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise WarehouseError(first) from None
+    finally:
+        cursor.close()
 
 
 @st.cache_data(show_spinner=False, max_entries=2048)
@@ -172,10 +178,8 @@ def where(
             clause.add_in(f"{p}{rel.category}", filters.category_ids)
         elif rel.account:
             marks = ", ".join("?" for _ in filters.category_ids)
-            clause.add(
-                f"{p}{rel.account} in (select account_id from fct_order_lines where root_category_id in ({marks}))",
-                *filters.category_ids,
-            )
+            bought = f"select account_id from marts.fct_order_lines where root_category_id in ({marks})"
+            clause.add(f"{p}{rel.account} in ({bought})", *filters.category_ids)
     return clause
 
 
@@ -198,7 +202,7 @@ def not_applied(filters: Filters, rel: Rel, *, use_dates: bool = True) -> list[s
 
 def as_of_date() -> dt.date:
     """The as-of date of the published build (every mart is "as of" it)."""
-    row = scalar_row("select as_of_date from refresh_log where status = 'published' order by finished_at desc limit 1")
+    row = scalar_row("select as_of_date from main.refresh_log order by finished_at desc limit 1")
     value = row.get("as_of_date")
     if value is None or pd.isna(value):
         return dt.date.today()
@@ -215,7 +219,7 @@ def departments(scope: Scope) -> pd.DataFrame:
             clause.add_in("department_id", scope.department_ids)
     return query(
         "select department_id, department_name, parent_department_id, depth, department_path "
-        f"from dim_departments where not coalesce(is_deleted, false) and {clause.sql} order by department_path",
+        f"from marts.dim_departments where not coalesce(is_deleted, false) and {clause.sql} order by department_path",
         clause.params,
     )
 
@@ -226,19 +230,1022 @@ def subtree(department_ids: Sequence[int]) -> tuple[int, ...]:
         return ()
     likes = " or ".join("department_path like ?" for _ in department_ids)
     frame = query(
-        f"select department_id from dim_departments where {likes} order by 1",
+        f"select department_id from marts.dim_departments where {likes} order by 1",
         [f"%/{int(d)}/%" for d in department_ids],
     )
     return tuple(int(d) for d in frame["department_id"])
 
 
 def regions() -> list[str]:
-    frame = query("select distinct region from dim_customers where region is not null order by 1")
+    frame = query("select distinct region from marts.dim_customers where region is not null order by 1")
     return [str(r) for r in frame["region"]]
 
 
 def categories() -> pd.DataFrame:
     return query(
         "select distinct root_category_id as category_id, root_category_name as category_name "
-        "from dim_products where root_category_id is not null order by 2"
+        "from marts.dim_products where root_category_id is not null order by 2"
     )
+
+
+# ------------------------------------------------------------------------------------- how marts filter
+
+# fct_order_lines carries every dimension the sidebar filters on.
+LINES = Rel(date="order_date", category="root_category_id", account="account_id")
+# Customer-grain marts: a snapshot as of the as-of date (no date range); category = customers who bought it.
+CUSTOMERS = Rel(account="account_id")
+# Opportunities and the funnel marts have no product: the category filter cannot apply.
+DEALS = Rel()
+# Department x region marts without an owner column (field roles do not open the pages that use them).
+DEPT_REGION = Rel(owner=None)
+
+
+def as_of_month() -> dt.date:
+    return as_of_date().replace(day=1)
+
+
+# ------------------------------------------------------------------------------------ executive overview
+
+
+def sales_summary(scope: Scope, filters: Filters, dates: tuple[dt.date, dt.date] | None = None) -> dict[str, float]:
+    """Net revenue, gross margin, active customers and sale orders in a date range (default: the sidebar's)."""
+    c = where(scope, filters, LINES, dates=dates)
+    row = scalar_row(
+        f"""
+        select
+            cast(coalesce(sum(net_revenue), 0) as double) as net_revenue,
+            cast(coalesce(sum(gross_margin), 0) as double) as gross_margin,
+            count(distinct case when order_kind = 'sale' and is_revenue then account_id end) as active_customers,
+            count(distinct case when order_kind = 'sale' and is_revenue then order_id end) as sale_orders
+        from marts.fct_order_lines
+        where {c.sql}
+        """,
+        c.params,
+    )
+    return {k: float(v or 0) for k, v in row.items()}
+
+
+def monthly_sales(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, LINES)
+    return query(
+        f"""
+        select
+            cast(date_trunc('month', order_date) as date) as month,
+            cast(sum(net_revenue) as double) as net_revenue,
+            cast(sum(gross_margin) as double) as gross_margin
+        from marts.fct_order_lines
+        where {c.sql}
+        group by 1
+        order by 1
+        """,
+        c.params,
+    )
+
+
+def pipeline_summary(scope: Scope, filters: Filters) -> dict[str, float]:
+    """Open deals as of the as-of date: count, amount, amount weighted by stage probability."""
+    c = where(scope, filters, DEALS)
+    row = scalar_row(
+        f"""
+        select
+            count(*) as open_count,
+            cast(coalesce(sum(amount), 0) as double) as open_amount,
+            cast(coalesce(sum(weighted_amount), 0) as double) as weighted_amount
+        from marts.fct_opportunities
+        where opportunity_status = 'open' and {c.sql}
+        """,
+        c.params,
+    )
+    return {k: float(v or 0) for k, v in row.items()}
+
+
+def plan_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
+    """Revenue target and actual per month: department plans (employee plans for field staff)."""
+    if scope.owner_id is not None:
+        c = where(scope, None, Rel(owner="user_id")).add("plan_level = 'employee'")
+    else:
+        c = where(scope, None, Rel(department="scope_department_id", owner=None)).add("plan_level = 'department'")
+    if filters.department_ids:
+        c.add_in("scope_department_id", filters.department_ids)
+    c.add("period_month between ? and ?", filters.start.replace(day=1), filters.end)
+    return query(
+        f"""
+        select
+            period_month as month,
+            cast(sum(target_revenue) as double) as target_revenue,
+            cast(sum(actual_revenue) as double) as actual_revenue,
+            bool_or(is_partial_month) as is_partial_month
+        from marts.plan_vs_actual
+        where {c.sql}
+        group by 1
+        order by 1
+        """,
+        c.params,
+    )
+
+
+def forecast_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
+    """The forecast from the as-of month on: weighted pipeline + planned (and overdue) collections."""
+    c = where(scope, filters, DEPT_REGION)
+    return query(
+        f"""
+        select
+            forecast_month as month,
+            cast(sum(weighted_pipeline_amount) as double) as weighted_pipeline,
+            cast(sum(planned_collections) as double) as planned_collections,
+            cast(sum(overdue_collections) as double) as overdue_collections,
+            cast(sum(forecast_amount) as double) as forecast_amount,
+            cast(sum(open_amount) as double) as open_amount,
+            sum(open_opportunity_count) as open_deals,
+            sum(slipped_opportunity_count) as slipped_deals
+        from marts.sales_forecast
+        where {c.sql}
+        group by 1
+        order by 1
+        """,
+        c.params,
+    )
+
+
+PERIOD_LABELS = {
+    "month_to_date": "Month to date",
+    "quarter_to_date": "Quarter to date",
+    "year_to_date": "Year to date",
+    "last_30_days": "Last 30 days",
+    "last_90_days": "Last 90 days",
+    "last_365_days": "Last 365 days",
+}
+
+
+def period_comparison(scope: Scope, filters: Filters) -> pd.DataFrame:
+    """Fixed periods ending on the as-of date against the period before (the period_comparison mart)."""
+    c = where(scope, filters, DEPT_REGION)
+    return query(
+        f"""
+        select
+            period,
+            min(period_sort) as period_sort,
+            min(current_start) as current_start,
+            min(current_end) as current_end,
+            cast(sum(net_revenue) as double) as net_revenue,
+            cast(sum(prior_net_revenue) as double) as prior_net_revenue,
+            cast(sum(gross_margin) as double) as gross_margin,
+            cast(sum(prior_gross_margin) as double) as prior_gross_margin,
+            sum(won_deals) as won_deals,
+            sum(prior_won_deals) as prior_won_deals,
+            sum(new_customers) as new_customers,
+            sum(prior_new_customers) as prior_new_customers,
+            sum(complaints_opened) as complaints_opened,
+            sum(prior_complaints_opened) as prior_complaints_opened
+        from marts.period_comparison
+        where {c.sql}
+        group by 1
+        order by 2
+        """,
+        c.params,
+    )
+
+
+def care_summary(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, CUSTOMERS)
+    return query(
+        f"""
+        select reason_kind, count(*) as customers, cast(sum(value_score) as double) as value_score
+        from marts.care_list
+        where {c.sql}
+        group by 1
+        """,
+        c.params,
+    )
+
+
+def top_risks(scope: Scope, filters: Filters, limit: int = 10) -> pd.DataFrame:
+    """The most valuable customers with a problem or a changing value (care list), most valuable first."""
+    c = where(scope, filters, CUSTOMERS)
+    return query(
+        f"""
+        select account_name, external_ref, reason_kind, reason, owner_name, value_tier, value_score
+        from marts.care_list
+        where reason_kind in ('problem', 'value_changing') and {c.sql}
+        order by value_score desc nulls last, account_id
+        limit {int(limit)}
+        """,
+        c.params,
+    )
+
+
+# ----------------------------------------------------------------------------------- customer value & 7P
+
+TIER_ORDER = ("top", "high", "medium", "low", "none")
+
+
+def value_summary(scope: Scope, filters: Filters) -> dict[str, float]:
+    c = where(scope, filters, CUSTOMERS)
+    row = scalar_row(
+        f"""
+        select
+            count(*) as customers,
+            count(first_occasion_date) as buyers,
+            cast(coalesce(sum(lifetime_net_revenue), 0) as double) as lifetime_net_revenue,
+            cast(coalesce(sum(t12m_net_revenue), 0) as double) as t12m_net_revenue,
+            cast(coalesce(sum(t12m_gross_margin), 0) as double) as t12m_gross_margin,
+            cast(coalesce(sum(predicted_clv), 0) as double) as predicted_clv,
+            cast(coalesce(sum(potential_value), 0) as double) as potential_value,
+            cast(avg(p_alive) as double) as avg_p_alive
+        from marts.customer_value
+        where {c.sql}
+        """,
+        c.params,
+    )
+    return {k: float(v) if v is not None and not pd.isna(v) else 0.0 for k, v in row.items()}
+
+
+def value_tiers(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, CUSTOMERS)
+    frame = query(
+        f"""
+        select
+            value_tier,
+            count(*) as customers,
+            cast(sum(t12m_net_revenue) as double) as t12m_net_revenue,
+            cast(sum(t12m_gross_margin) as double) as t12m_gross_margin,
+            cast(sum(predicted_clv) as double) as predicted_clv,
+            cast(sum(potential_value) as double) as potential_value,
+            cast(avg(p_alive) as double) as avg_p_alive
+        from marts.customer_value
+        where {c.sql}
+        group by 1
+        """,
+        c.params,
+    )
+    order = {tier: i for i, tier in enumerate(TIER_ORDER)}
+    return frame.sort_values("value_tier", key=lambda s: s.map(lambda t: order.get(t, 99))).reset_index(drop=True)
+
+
+def value_scatter(scope: Scope, filters: Filters, limit: int = 2000) -> pd.DataFrame:
+    """Realised (12-month margin) against model value (predicted CLV) for a fixed sample of buyers."""
+    c = where(scope, filters, CUSTOMERS)
+    return query(
+        f"""
+        select account_name, value_tier,
+            cast(t12m_gross_margin as double) as t12m_gross_margin,
+            cast(predicted_clv as double) as predicted_clv,
+            cast(p_alive as double) as p_alive
+        from marts.customer_value
+        where first_occasion_date is not null and {c.sql}
+        order by hash(account_id)
+        limit {int(limit)}
+        """,
+        c.params,
+    )
+
+
+def rfm_grid(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, CUSTOMERS)
+    return query(
+        f"""
+        select r_score, f_score, any_value(segment) as segment, count(*) as customers,
+            cast(sum(monetary) as double) as monetary
+        from marts.customer_rfm
+        where {c.sql}
+        group by 1, 2
+        order by 1, 2
+        """,
+        c.params,
+    )
+
+
+def rfm_segments(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, CUSTOMERS)
+    return query(
+        f"""
+        select segment, count(*) as customers,
+            cast(avg(recency_days) as double) as avg_recency_days,
+            cast(avg(frequency) as double) as avg_purchase_occasions,
+            cast(sum(monetary) as double) as lifetime_net_revenue
+        from marts.customer_rfm
+        where {c.sql}
+        group by 1
+        order by lifetime_net_revenue desc
+        """,
+        c.params,
+    )
+
+
+def cohort_retention(scope: Scope, filters: Filters) -> pd.DataFrame:
+    """Retention by first-purchase cohort and months since (summed sizes re-divided, as the mart says)."""
+    c = where(scope, filters, Rel(date="cohort_month", owner=None), dates=(filters.start.replace(day=1), filters.end))
+    return query(
+        f"""
+        select cohort_month, months_since_first_purchase,
+            sum(cohort_size) as cohort_size, sum(active_customers) as active_customers,
+            cast(sum(active_customers) as double) / nullif(sum(cohort_size), 0) as retention_rate
+        from marts.cohort_retention
+        where {c.sql}
+        group by 1, 2
+        order by 1, 2
+        """,
+        c.params,
+    )
+
+
+def find_customers(scope: Scope, filters: Filters, text: str, limit: int = 25) -> pd.DataFrame:
+    """Customers whose name or legacy id contains ``text`` (most valuable first)."""
+    c = where(scope, filters, CUSTOMERS, alias="c")
+    needle = text.strip().lower()
+    if needle:
+        c.add(
+            "(contains(lower(c.account_name), ?) or contains(lower(coalesce(c.external_ref, '')), ?))", needle, needle
+        )
+    return query(
+        f"""
+        select c.account_id, c.account_name, c.external_ref, v.value_tier
+        from marts.customer_7p c
+        left join marts.customer_value v on v.account_id = c.account_id
+        where {c.sql}
+        order by v.value_score desc nulls last, c.account_id
+        limit {int(limit)}
+        """,
+        c.params,
+    )
+
+
+def customer_profile(scope: Scope, account_id: int) -> dict[str, Any]:
+    """One customer's 7P row (empty when the viewer may not see the customer)."""
+    c = where(scope, None, CUSTOMERS).add("account_id = ?", int(account_id))
+    return scalar_row(f"select * from marts.customer_7p where {c.sql}", c.params)
+
+
+# -------------------------------------------------------------------------------------- segment explorer
+
+
+def _kind(duckdb_type: str) -> str:
+    t = duckdb_type.upper()
+    if t.startswith(("DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT", "HUGEINT", "SMALLINT", "TINYINT", "UBIGINT")):
+        return "number"
+    if t.startswith(("DATE", "TIMESTAMP")):
+        return "date"
+    if t == "BOOLEAN":
+        return "bool"
+    return "text"
+
+
+SEGMENT_KEYS = ("account_id",)
+SEGMENT_HIDDEN = ("owner_id", "department_id", "department_path")
+
+
+def _mart_columns(mart: str) -> list[tuple[str, str]]:
+    frame = query(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = 'wh' and table_schema = 'marts' and table_name = ? order by ordinal_position",
+        [mart],
+    )
+    return [(str(r.column_name), str(r.data_type)) for r in frame.itertuples()]
+
+
+def segment_base() -> tuple[str, dict[str, str]]:
+    """The segment explorer's relation — customer_7p plus what customer_value and customer_rfm add — and its
+    columns with their kind. Built from the marts' own column lists, so renamed columns follow automatically."""
+    seen: dict[str, str] = {}
+    selects: list[str] = []
+    for alias, mart in (("p", "customer_7p"), ("v", "customer_value"), ("r", "customer_rfm")):
+        columns = _mart_columns(mart)
+        if not columns:
+            raise WarehouseError(f"the warehouse has no mart {mart}")
+        for name, dtype in columns:
+            if name in seen:
+                continue
+            seen[name] = _kind(dtype)
+            selects.append(f"{alias}.{name}")
+    relation = (
+        f"(select {', '.join(selects)} from marts.customer_7p p "
+        "left join marts.customer_value v on v.account_id = p.account_id "
+        "left join marts.customer_rfm r on r.account_id = p.account_id)"
+    )
+    return relation, seen
+
+
+def segment_choices(column: str, limit: int = 200) -> list[Any]:
+    relation, columns = segment_base()
+    if column not in columns:
+        raise WarehouseError(f"no column {column} in the customer marts")
+    frame = query(
+        f'select "{column}" as v, count(*) as n from {relation} where "{column}" is not null '
+        f"group by 1 order by n desc, 1 limit {int(limit)}"
+    )
+    return list(frame["v"])
+
+
+def segment_range(column: str) -> tuple[Any, Any]:
+    relation, columns = segment_base()
+    if column not in columns:
+        raise WarehouseError(f"no column {column} in the customer marts")
+    row = scalar_row(f'select min("{column}") as lo, max("{column}") as hi from {relation}')
+    return row.get("lo"), row.get("hi")
+
+
+def _segment_where(scope: Scope, filters: Filters, definition: Any) -> tuple[str, Clause]:
+    from crm_app.services.segments import compile_filters
+
+    relation, columns = segment_base()
+    condition, params = compile_filters(definition, columns)
+    c = where(scope, filters, CUSTOMERS, alias="s")
+    c.add(condition, *params)
+    return relation, c
+
+
+def segment_count(scope: Scope, filters: Filters, definition: Any) -> dict[str, float]:
+    relation, c = _segment_where(scope, filters, definition)
+    row = scalar_row(
+        f"""
+        select count(*) as customers,
+            cast(coalesce(sum(s.t12m_net_revenue), 0) as double) as t12m_net_revenue,
+            cast(coalesce(sum(s.predicted_clv), 0) as double) as predicted_clv,
+            cast(avg(s.p_alive) as double) as avg_p_alive
+        from {relation} s
+        where {c.sql}
+        """,
+        c.params,
+    )
+    return {k: float(v) if v is not None and not pd.isna(v) else 0.0 for k, v in row.items()}
+
+
+def segment_members(
+    scope: Scope, filters: Filters, definition: Any, columns: Sequence[str], *, limit: int | None = 200
+) -> pd.DataFrame:
+    relation, c = _segment_where(scope, filters, definition)
+    _, known = segment_base()
+    picked = [col for col in ("account_id", *columns) if col in known]
+    picked = list(dict.fromkeys(picked))
+    select_list = ", ".join(f's."{col}"' for col in picked)
+    tail = f" limit {int(limit)}" if limit else ""
+    return query(
+        f"select {select_list} from {relation} s where {c.sql} "
+        f"order by s.value_score desc nulls last, s.account_id{tail}",
+        c.params,
+    )
+
+
+def segment_member_ids(scope: Scope, filters: Filters, definition: Any) -> list[int]:
+    relation, c = _segment_where(scope, filters, definition)
+    frame = query(f"select s.account_id from {relation} s where {c.sql} order by 1", c.params)
+    return [int(a) for a in frame["account_id"]]
+
+
+def segment_tiers(scope: Scope, filters: Filters, definition: Any) -> pd.DataFrame:
+    relation, c = _segment_where(scope, filters, definition)
+    return query(
+        f"select s.value_tier, count(*) as customers from {relation} s where {c.sql} group by 1 order by 2 desc",
+        c.params,
+    )
+
+
+# ---------------------------------------------------------------------------------------------- care list
+
+
+def care_rows(
+    scope: Scope, filters: Filters, kinds: Sequence[str], *, limit: int | None = None, offset: int = 0
+) -> pd.DataFrame:
+    c = where(scope, filters, CUSTOMERS)
+    if kinds:
+        c.add_in("reason_kind", list(kinds))
+    tail = f" limit {int(limit)} offset {int(offset)}" if limit else ""
+    return query(
+        f"""
+        select as_of_date, account_id, account_name, external_ref, reason_kind, action, reason, owner_id, owner_name,
+            region, value_tier, cast(value_score as double) as value_score, cast(p_alive as double) as p_alive,
+            priority_rank, dedupe_key
+        from marts.care_list
+        where {c.sql}
+        order by case reason_kind when 'problem' then 1 when 'value_changing' then 2 else 3 end, priority_rank
+        {tail}
+        """,
+        c.params,
+    )
+
+
+def care_counts(scope: Scope, filters: Filters) -> dict[str, int]:
+    frame = care_summary(scope, filters)
+    return {str(r.reason_kind): int(r.customers) for r in frame.itertuples()}
+
+
+# ------------------------------------------------------------------------------------------ funnel & more
+
+
+def funnel(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, DEPT_REGION)
+    return query(
+        f"""
+        select stage_name, min(stage_position) as stage_position, bool_or(is_closed) as is_closed,
+            bool_or(is_won) as is_won,
+            sum(current_count) as current_count, cast(sum(current_amount) as double) as current_amount,
+            sum(open_count) as open_count, cast(sum(open_amount) as double) as open_amount,
+            cast(sum(weighted_amount) as double) as weighted_amount,
+            sum(reached_count) as reached_count, cast(sum(reached_amount) as double) as reached_amount
+        from marts.sales_funnel
+        where {c.sql}
+        group by 1
+        order by 2
+        """,
+        c.params,
+    )
+
+
+def stage_conversion(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, DEPT_REGION)
+    return query(
+        f"""
+        select stage_name, min(stage_position) as stage_position, any_value(next_stage_name) as next_stage_name,
+            sum(entered_count) as entered, sum(advanced_count) as advanced, sum(lost_count) as lost,
+            sum(still_open_count) as still_open,
+            cast(sum(advanced_count) as double) / nullif(sum(entered_count), 0) as conversion_rate,
+            cast(sum(advanced_count) as double) / nullif(sum(entered_count) - sum(still_open_count), 0)
+                as decided_conversion_rate
+        from marts.funnel_conversion
+        where {c.sql}
+        group by 1
+        order by 2
+        """,
+        c.params,
+    )
+
+
+def stage_times(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, DEPT_REGION)
+    return query(
+        f"""
+        select stage_name, min(stage_position) as stage_position,
+            sum(completed_stay_count) as completed_stays,
+            sum(completed_stay_days) / nullif(sum(completed_stay_count), 0) as avg_days_in_stage,
+            sum(current_stay_count) as deals_in_stage_now,
+            sum(avg_days_in_stage_so_far * current_stay_count) / nullif(sum(current_stay_count), 0)
+                as avg_days_so_far
+        from marts.stage_durations
+        where {c.sql}
+        group by 1
+        order by 2
+        """,
+        c.params,
+    )
+
+
+LOST_REASON_COLUMNS = (
+    ("price", "lost_price_count"),
+    ("competitor", "lost_competitor_count"),
+    ("product fit", "lost_product_fit_count"),
+    ("timing", "lost_timing_count"),
+    ("no budget", "lost_no_budget_count"),
+    ("no decision", "lost_no_decision_count"),
+    ("relationship", "lost_relationship_count"),
+    ("other", "lost_other_count"),
+    ("not given", "lost_reason_unknown_count"),
+)
+
+
+def _month_range(filters: Filters) -> tuple[dt.date, dt.date]:
+    return filters.start.replace(day=1), filters.end
+
+
+def win_loss_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, Rel(date="closed_month", owner=None), dates=_month_range(filters))
+    return query(
+        f"""
+        select closed_month as month, sum(won_count) as won, sum(lost_count) as lost,
+            cast(sum(won_amount) as double) as won_amount, cast(sum(lost_amount) as double) as lost_amount,
+            cast(sum(won_count) as double) / nullif(sum(won_count) + sum(lost_count), 0) as win_rate
+        from marts.win_loss
+        where {c.sql}
+        group by 1
+        order by 1
+        """,
+        c.params,
+    )
+
+
+def win_loss_summary(scope: Scope, filters: Filters) -> dict[str, float]:
+    c = where(scope, filters, Rel(date="closed_month", owner=None), dates=_month_range(filters))
+    reasons = ", ".join(f"sum({col}) as {col}" for _, col in LOST_REASON_COLUMNS)
+    row = scalar_row(
+        f"""
+        select sum(won_count) as won, sum(lost_count) as lost,
+            cast(sum(won_amount) as double) as won_amount, cast(sum(lost_amount) as double) as lost_amount,
+            cast(sum(won_count) as double) / nullif(sum(won_count) + sum(lost_count), 0) as win_rate,
+            cast(sum(won_amount) as double) / nullif(sum(won_amount) + sum(lost_amount), 0) as win_rate_amount,
+            cast(sum(won_cycle_days_sum) as double) / nullif(sum(won_count), 0) as avg_sales_cycle_days,
+            sum(lost_with_competitor_count) as lost_with_competitor,
+            {reasons}
+        from marts.win_loss
+        where {c.sql}
+        """,
+        c.params,
+    )
+    return {k: float(v) if v is not None and not pd.isna(v) else float("nan") for k, v in row.items()}
+
+
+# --------------------------------------------------------------------------------------- plan vs actual
+
+PLAN_LEVELS = ("department", "employee", "category")
+
+
+def plan_rows(scope: Scope, filters: Filters, level: str, within: Sequence[int] = ()) -> pd.DataFrame:
+    """Targets against actuals per department, employee or category over the sidebar's months."""
+    if level not in PLAN_LEVELS:
+        raise WarehouseError(f"unknown plan level {level!r}")
+    rel = Rel(department="scope_department_id", owner="user_id", region=None)
+    c = where(scope, filters, rel, use_dates=False).add("p.plan_level = ?", level)
+    c.parts = [
+        part.replace("scope_department_id", "p.scope_department_id").replace("user_id =", "p.user_id =")
+        for part in c.parts
+    ]
+    c.add("p.period_month between ? and ?", filters.start.replace(day=1), filters.end)
+    if within:
+        c.add_in("p.scope_department_id", list(within))
+    if filters.category_ids and level == "category":
+        marks = ", ".join("?" for _ in filters.category_ids)
+        c.add(f"cat.root_category_id in ({marks})", *filters.category_ids)
+    names = {
+        "department": ("p.department_id", "d.department_name"),
+        "employee": ("p.user_id", "coalesce(p.employee_name, e.full_name)"),
+        "category": ("p.category_id", "cat.category_name"),
+    }[level]
+    return query(
+        f"""
+        select {names[0]} as id, any_value({names[1]}) as name,
+            any_value(d.department_name) as department,
+            cast(sum(p.target_revenue) as double) as target_revenue,
+            cast(sum(p.actual_revenue) as double) as actual_revenue,
+            cast(sum(p.actual_revenue) as double) / nullif(sum(p.target_revenue), 0) as revenue_attainment,
+            cast(sum(p.target_margin) as double) as target_margin,
+            cast(sum(p.actual_margin) as double) as actual_margin,
+            cast(sum(p.actual_margin) as double) / nullif(sum(p.target_margin), 0) as margin_attainment,
+            cast(sum(p.target_collections) as double) as target_collections,
+            cast(sum(p.actual_collections) as double) as actual_collections,
+            cast(sum(p.actual_collections) as double) / nullif(sum(p.target_collections), 0)
+                as collections_attainment,
+            cast(sum(p.target_quantity) as double) as target_quantity,
+            cast(sum(p.actual_quantity) as double) as actual_quantity,
+            cast(sum(p.actual_quantity) as double) / nullif(sum(p.target_quantity), 0) as quantity_attainment,
+            bool_or(p.is_partial_month) as includes_partial_month
+        from marts.plan_vs_actual p
+        left join marts.dim_departments d on d.department_id = p.scope_department_id
+        left join marts.dim_employees e on e.user_id = p.user_id
+        left join (
+            select category_id, any_value(category_name) as category_name,
+                any_value(root_category_id) as root_category_id
+            from (
+                select category_id, category_name, root_category_id from marts.dim_products
+                union all
+                select root_category_id, root_category_name, root_category_id from marts.dim_products
+            )
+            group by 1
+        ) cat on cat.category_id = p.category_id
+        where {c.sql}
+        group by 1
+        order by revenue_attainment desc nulls last
+        """,
+        c.params,
+    )
+
+
+def plan_trend(scope: Scope, filters: Filters, level: str, within: Sequence[int] = ()) -> pd.DataFrame:
+    if level not in PLAN_LEVELS:
+        raise WarehouseError(f"unknown plan level {level!r}")
+    rel = Rel(department="scope_department_id", owner="user_id", region=None)
+    c = where(scope, filters, rel, use_dates=False).add("plan_level = ?", level)
+    c.add("period_month between ? and ?", filters.start.replace(day=1), filters.end)
+    if within:
+        c.add_in("scope_department_id", list(within))
+    return query(
+        f"""
+        select period_month as month,
+            cast(sum(target_revenue) as double) as target_revenue,
+            cast(sum(actual_revenue) as double) as actual_revenue,
+            cast(sum(actual_revenue) as double) / nullif(sum(target_revenue), 0) as revenue_attainment
+        from marts.plan_vs_actual
+        where {c.sql}
+        group by 1
+        order by 1
+        """,
+        c.params,
+    )
+
+
+# ------------------------------------------------------------------------------------------------ rankings
+
+EMPLOYEE_METRICS = {
+    "Revenue (12 months)": ("t12m_net_revenue", "revenue_rank"),
+    "Gross margin (12 months)": ("t12m_gross_margin", "profit_rank"),
+    "Win rate": ("t12m_win_rate", "win_rate_rank"),
+    "Customer satisfaction": ("t12m_customer_satisfaction", "satisfaction_rank"),
+    "Complaint rate (lowest first)": ("t12m_complaint_rate", "complaint_rate_rank"),
+}
+PRODUCT_METRICS = {
+    "Revenue (12 months)": ("t12m_net_revenue", "revenue_rank"),
+    "Gross margin (12 months)": ("t12m_gross_margin", "profit_rank"),
+    "Customers (12 months)": ("t12m_customers", "customers_rank"),
+}
+DEPARTMENT_METRICS = {
+    "Plan attainment (year to date)": ("ytd_revenue_attainment", "attainment_rank"),
+    "Revenue (12 months)": ("t12m_net_revenue", "revenue_rank"),
+    "Gross margin (12 months)": ("t12m_gross_margin", None),
+    "Win rate (12 months)": ("t12m_win_rate", None),
+}
+
+
+def employee_ranking(scope: Scope, filters: Filters, metric: str) -> pd.DataFrame:
+    value, rank = EMPLOYEE_METRICS[metric]
+    c = where(scope, filters, Rel(owner="user_id", region=None), use_dates=False)
+    return query(
+        f"""
+        select {rank} as rank, full_name as employee, department_name as department, role,
+            cast({value} as double) as value,
+            cast(t12m_net_revenue as double) as t12m_net_revenue,
+            cast(t12m_gross_margin as double) as t12m_gross_margin,
+            t12m_win_rate, t12m_customer_satisfaction, t12m_complaint_rate
+        from marts.employee_rankings
+        where {rank} is not null and {c.sql}
+        order by {rank}, full_name
+        """,
+        c.params,
+    )
+
+
+def product_ranking(filters: Filters, metric: str) -> pd.DataFrame:
+    value, rank = PRODUCT_METRICS[metric]
+    c = Clause()
+    if filters.category_ids:
+        c.add_in("root_category_id", filters.category_ids)
+    return query(
+        f"""
+        select {rank} as rank, product_name as product, sku, root_category_name as category,
+            cast({value} as double) as value,
+            cast(t12m_net_revenue as double) as t12m_net_revenue,
+            cast(t12m_gross_margin as double) as t12m_gross_margin,
+            t12m_customers, t12m_margin_rate, top_buyer_industry
+        from marts.product_rankings
+        where {rank} is not null and {c.sql}
+        order by {rank}, product_name
+        """,
+        c.params,
+    )
+
+
+def department_ranking(scope: Scope, filters: Filters, metric: str) -> pd.DataFrame:
+    value, rank = DEPARTMENT_METRICS[metric]
+    c = where(scope, filters, Rel(owner=None, region=None), use_dates=False)
+    order = f"{rank}, department_name" if rank else f"{value} desc nulls last, department_name"
+    return query(
+        f"""
+        select department_name as department, depth, manager_name as manager,
+            cast({value} as double) as value,
+            ytd_revenue_attainment, ytd_margin_attainment, ytd_collections_attainment,
+            cast(ytd_target_revenue as double) as ytd_target_revenue,
+            cast(ytd_actual_revenue as double) as ytd_actual_revenue,
+            cast(t12m_net_revenue as double) as t12m_net_revenue, t12m_win_rate
+        from marts.department_rankings
+        where {value} is not null and {c.sql}
+        order by {order}
+        """,
+        c.params,
+    )
+
+
+# ------------------------------------------------------------------------------------------ service quality
+
+
+def service_summary(scope: Scope, filters: Filters) -> dict[str, float]:
+    c = where(scope, filters, Rel(date="period_month", owner=None), dates=_month_range(filters))
+    row = scalar_row(
+        f"""
+        select sum(cases_opened) as cases_opened, sum(complaints_opened) as complaints_opened,
+            sum(open_cases) as open_cases, sum(resolved_cases) as resolved_cases,
+            sum(resolution_hours_sum) / nullif(sum(resolved_cases), 0) as avg_resolution_hours,
+            cast(sum(satisfaction_sum) as double) / nullif(sum(rated_cases), 0) as avg_satisfaction,
+            sum(low_satisfaction_cases) as low_satisfaction_cases,
+            cast(sum(complaints_for_rate) as double) / nullif(sum(sale_orders), 0) as complaint_rate
+        from marts.service_quality
+        where breakdown = 'month' and {c.sql}
+        """,
+        c.params,
+    )
+    return {k: float(v) if v is not None and not pd.isna(v) else float("nan") for k, v in row.items()}
+
+
+def service_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, Rel(date="period_month", owner=None), dates=_month_range(filters))
+    return query(
+        f"""
+        select period_month as month, sum(cases_opened) as cases_opened, sum(complaints_opened) as complaints,
+            sum(resolution_hours_sum) / nullif(sum(resolved_cases), 0) as avg_resolution_hours,
+            cast(sum(satisfaction_sum) as double) / nullif(sum(rated_cases), 0) as avg_satisfaction,
+            cast(sum(complaints_for_rate) as double) / nullif(sum(sale_orders), 0) as complaint_rate
+        from marts.service_quality
+        where breakdown = 'month' and {c.sql}
+        group by 1
+        order by 1
+        """,
+        c.params,
+    )
+
+
+def service_by_product(filters: Filters, limit: int = 25) -> pd.DataFrame:
+    c = Clause().add("s.breakdown = 'product'")
+    if filters.category_ids:
+        c.add_in("p.root_category_id", filters.category_ids)
+    return query(
+        f"""
+        select p.product_name as product, p.root_category_name as category, s.cases_opened,
+            s.complaints_opened as complaints, s.complaint_rate, s.avg_satisfaction, s.avg_resolution_hours
+        from marts.service_quality s
+        left join marts.dim_products p on p.product_id = s.product_id
+        where {c.sql}
+        order by s.complaints_opened desc, s.cases_opened desc, p.product_name
+        limit {int(limit)}
+        """,
+        c.params,
+    )
+
+
+def service_by_employee(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, Rel(department="e.department_id", owner="s.user_id", region=None), use_dates=False)
+    c.add("s.breakdown = 'employee'")
+    return query(
+        f"""
+        select e.full_name as employee, e.department_name as department, s.cases_opened, s.resolved_cases,
+            s.avg_resolution_hours, s.avg_satisfaction, s.complaints_opened as complaints, s.complaint_rate
+        from marts.service_quality s
+        left join marts.dim_employees e on e.user_id = s.user_id
+        where {c.sql}
+        order by s.cases_opened desc, e.full_name
+        """,
+        c.params,
+    )
+
+
+# ------------------------------------------------------------------------------------ marketing & competitors
+
+
+def campaigns(scope: Scope, filters: Filters) -> pd.DataFrame:
+    c = where(scope, filters, Rel(date="start_date", region=None))
+    return query(
+        f"""
+        select campaign_name as campaign, campaign_kind as kind, campaign_status as status, start_date,
+            cast(budget as double) as budget, cast(actual_cost as double) as actual_cost,
+            targeted_count as targeted, sent_count as sent, responded_count as responded,
+            converted_count as converted, response_rate, conversion_rate,
+            won_customer_count as won_customers, cast(attributed_won_revenue as double) as attributed_won_revenue,
+            cost_per_won_customer, roi
+        from marts.campaign_performance
+        where {c.sql}
+        order by start_date desc, campaign_name
+        """,
+        c.params,
+    )
+
+
+def campaign_totals(scope: Scope, filters: Filters) -> dict[str, float]:
+    c = where(scope, filters, Rel(date="start_date", region=None))
+    row = scalar_row(
+        f"""
+        select count(*) as campaigns, cast(sum(actual_cost) as double) as actual_cost,
+            cast(sum(attributed_won_revenue) as double) as attributed_won_revenue,
+            sum(won_customer_count) as won_customers,
+            cast(sum(responded_count) as double) / nullif(sum(sent_count), 0) as response_rate,
+            cast(sum(actual_cost) as double) / nullif(sum(won_customer_count), 0) as cost_per_won_customer,
+            (cast(sum(attributed_won_revenue) as double) - cast(sum(actual_cost) as double))
+                / nullif(cast(sum(actual_cost) as double), 0) as roi
+        from marts.campaign_performance
+        where {c.sql}
+        """,
+        c.params,
+    )
+    return {k: float(v) if v is not None and not pd.isna(v) else float("nan") for k, v in row.items()}
+
+
+def competitors() -> pd.DataFrame:
+    return query(
+        """
+        select competitor_name as competitor, opportunity_count as deals, won_count as won, lost_count as lost,
+            open_count as open, win_rate_against, cast(won_amount as double) as won_amount,
+            cast(lost_amount as double) as lost_amount, lost_to_competitor_reason_count as lost_citing_competitor,
+            accounts_present, competitor_order_count as their_orders,
+            cast(competitor_order_amount as double) as their_order_amount
+        from marts.competitor_analysis
+        where not coalesce(is_deleted, false)
+        order by opportunity_count desc, competitor_name
+        """
+    )
+
+
+# -------------------------------------------------------------------------------------------- data health
+
+
+def refresh_history() -> pd.DataFrame:
+    return query(
+        """
+        select finished_at, as_of_date, horizon_days, status, checks_passed, checks_failed,
+            epoch(finished_at - started_at) as seconds, row_counts, checks, stage_seconds
+        from main.refresh_log
+        order by finished_at desc
+        """
+    )
+
+
+def freshness() -> dict[str, Any]:
+    return scalar_row(
+        """
+        select
+            (select max(finished_at) from main.refresh_log) as published_at,
+            (select as_of_date from main.refresh_log order by finished_at desc limit 1) as as_of_date,
+            (select max(order_date) from marts.fct_orders) as latest_order,
+            (select max(opened_at) from marts.fct_cases) as latest_case,
+            (select max(changed_at) from marts.fct_opportunity_stage_changes) as latest_stage_change
+        """
+    )
+
+
+def mart_row_counts() -> pd.DataFrame:
+    """Rows per model as the last publish counted them (refresh_log.row_counts)."""
+    return query(
+        """
+        with latest as (select row_counts from main.refresh_log order by finished_at desc limit 1)
+        select key as model, cast(value as bigint) as rows
+        from latest, json_each(latest.row_counts)
+        order by 1
+        """
+    )
+
+
+def clv_params() -> pd.DataFrame:
+    return query(
+        """
+        select model, parameter, value, std_error, time_unit, log_likelihood, customers_fitted, converged,
+            iterations, status, as_of_date, horizon_days
+        from marts.clv_model_params
+        order by model, parameter
+        """
+    )
+
+
+def clv_backtest(holdout_days: int = 182) -> pd.DataFrame:
+    """MART GAP (clv_backtest): predicted vs actual purchase occasions in a hold-out period.
+
+    Until the warehouse publishes a back-test mart, this refits BG/NBD with the warehouse's own estimator
+    (``warehouse.clv``) on purchase occasions from ``fct_orders`` up to ``as_of - holdout_days`` and compares its
+    predictions for the hold-out period with the occasions that happened, by decile of the prediction.
+    Cached per warehouse version like every query here.
+    """
+    return _cached_backtest(version(), int(holdout_days))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _cached_backtest(warehouse_version: str, holdout_days: int) -> pd.DataFrame:
+    import numpy as np
+
+    from warehouse import clv
+
+    as_of = as_of_date()
+    cutoff = as_of - dt.timedelta(days=holdout_days)
+    unit = 7.0  # weeks, like the warehouse's own fit (dbt var clv_time_unit_days)
+    frame = _run(
+        """
+        with occasions as (
+            select distinct account_id, occasion_date
+            from marts.fct_orders
+            where order_kind = 'sale' and is_revenue and occasion_date <= ?
+        ),
+        calibration as (
+            select account_id, count(*) - 1 as x,
+                date_diff('day', min(occasion_date), max(occasion_date)) as t_x,
+                date_diff('day', min(occasion_date), cast(? as date)) as age
+            from occasions where occasion_date <= ?
+            group by 1
+        ),
+        holdout as (
+            select account_id, count(*) as actual
+            from occasions where occasion_date > ?
+            group by 1
+        )
+        select c.account_id, c.x, c.t_x, c.age, coalesce(h.actual, 0) as actual
+        from calibration c left join holdout h using (account_id)
+        """,
+        [as_of, cutoff, cutoff, cutoff],
+    )
+    if frame.empty:
+        return pd.DataFrame(columns=["decile", "customers", "predicted", "actual"])
+    x = frame["x"].to_numpy(dtype=float)
+    t_x = frame["t_x"].to_numpy(dtype=float) / unit
+    age = frame["age"].to_numpy(dtype=float) / unit
+    try:
+        fit = clv.fit_bg_nbd(x, t_x, age)
+    except ValueError as exc:
+        raise WarehouseError(f"the back-test cannot fit the model on this data: {exc}") from None
+    frame["predicted"] = clv.expected_purchases(fit, holdout_days / unit, x, t_x, age)
+    ranks = frame["predicted"].rank(method="first")
+    frame["decile"] = np.ceil(ranks / len(frame) * 10).clip(1, 10).astype(int)
+    grouped = frame.groupby("decile", as_index=False).agg(
+        customers=("account_id", "size"), predicted=("predicted", "sum"), actual=("actual", "sum")
+    )
+    grouped.attrs["cutoff"] = cutoff.isoformat()
+    grouped.attrs["holdout_days"] = holdout_days
+    return grouped
