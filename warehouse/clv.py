@@ -68,9 +68,14 @@ MIN_CUSTOMERS_BG_NBD = 10
 MIN_REPEAT_BUYERS_BG_NBD = 2
 MIN_REPEAT_BUYERS_GAMMA_GAMMA = 10
 
-# Log-parameter box for the optimiser: e^±12 ≈ 6e-6 … 1.6e5. A fit that ends on the box edge is a degenerate
-# data set (e.g. nobody drops out: a → 0); predictions there are the limiting values and stay finite.
-_LOG_BOUND = 12.0
+# Log-parameter boxes for the optimiser. Shapes (r, a, b, p, q) stay within e^-9 … e^8 ≈ 1e-4 … 3000: beyond
+# 3000 a gamma or beta mixing distribution has a coefficient of variation under 2 %, so the data cannot tell
+# it from a point mass and the predictions no longer change, while scipy's hyp2f1 gets unreliable there.
+# Scales (α in time units, γ in currency) get wider boxes. A fit that ends on a box edge is a degenerate data
+# set (e.g. nobody drops out: a → 0); predictions there are the limiting values and stay finite.
+_SHAPE_BOUNDS = (-9.0, 8.0)
+_BG_NBD_BOUNDS = (_SHAPE_BOUNDS, (-12.0, 15.0), _SHAPE_BOUNDS, _SHAPE_BOUNDS)
+_GAMMA_GAMMA_BOUNDS = (_SHAPE_BOUNDS, _SHAPE_BOUNDS, (-12.0, 25.0))
 # eq. 9/10 divide by (a - 1); the limit at a = 1 exists, so evaluate just beside it.
 _A_NEAR_ONE = 1e-5
 DAYS_PER_YEAR = 365.25
@@ -239,15 +244,21 @@ def _maximise(
     neg_ll_and_grad: Callable[[FloatArray], tuple[float, FloatArray]],
     starts: Sequence[FloatArray],
     total_weight: float,
+    bounds: Sequence[tuple[float, float]],
 ) -> _MleResult:
     """Minimise a per-unit-weight negative log-likelihood in log-parameters; further starts if the first fails."""
-    bounds = [(-_LOG_BOUND, _LOG_BOUND)] * len(starts[0])
+    lower = np.array([low for low, _ in bounds])
+    upper = np.array([high for _, high in bounds])
+
+    def on_edge(point: FloatArray) -> bool:
+        return bool(((point <= lower + 1e-6) | (point >= upper - 1e-6)).any())
+
     best: Any = None
     for start in starts:
         # Later starts are insurance: only needed when the first run did not end in a clean interior optimum.
-        if best is not None and best.success and (np.abs(best.x) < _LOG_BOUND - 1e-6).all():
+        if best is not None and best.success and not on_edge(best.x):
             break
-        clipped = np.clip(start, -_LOG_BOUND + 1, _LOG_BOUND - 1)
+        clipped = np.clip(start, lower + 1, upper - 1)
         value, _ = neg_ll_and_grad(clipped)
         if not np.isfinite(value):
             continue
@@ -256,7 +267,7 @@ def _maximise(
             clipped,
             jac=True,
             method="L-BFGS-B",
-            bounds=bounds,
+            bounds=list(bounds),
             options={"maxiter": 2000, "ftol": 1e-13, "gtol": 1e-7},
         )
         if np.isfinite(result.fun) and (best is None or result.fun < best.fun):
@@ -264,7 +275,7 @@ def _maximise(
     if best is None:
         raise InsufficientDataError("the log-likelihood is not finite at any starting point")
     point = np.asarray(best.x, dtype=np.float64)
-    at_bound = bool((np.abs(point) >= _LOG_BOUND - 1e-6).any())
+    at_bound = on_edge(point)
     std_errors = np.full(point.size, np.nan)
     if not at_bound:
         hessian = _numeric_hessian(lambda v: neg_ll_and_grad(v)[1], point)
@@ -428,7 +439,7 @@ def fit_bg_nbd(
     starts = []
     for r0, a0, b0 in ((1.0, 1.0, 3.0), (0.3, 0.5, 1.0), (3.0, 2.0, 10.0)):
         starts.append(np.log([r0, r0 / mean_rate, a0, b0]))
-    mle = _maximise(objective, starts, customers)
+    mle = _maximise(objective, starts, customers, _BG_NBD_BOUNDS)
     values = np.exp(mle.log_params)
     std_errors = dict(zip(BG_NBD_PARAMETERS, (values * mle.std_errors_log).tolist(), strict=True))
     r, alpha, a, b = (float(v) for v in values)
@@ -471,10 +482,65 @@ def _numerator_forms(
         return np.asarray(c / (a - 1) * (1.0 - h), dtype=np.float64)
 
 
+def _numerator_by_series(
+    r: float, a: float, b: float, x: FloatArray, t: FloatArray, scale: FloatArray, max_terms: int = 20_000
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """The eq.-10 numerator as a direct series, vectorised: Σ_{j≥1} E[(1−p)^(j−1)] · P(M ≥ j).
+
+    Given alive at T, λ ~ Gamma(r+x, α+T) and p ~ Beta(a, b+x) independently; the customer makes min(M, G)
+    purchases in the next t, M ~ NegBin(r+x, 1/(1+u)) the purchases without dropout (u = t/(α+T)) and
+    G ~ Geometric(p) the purchases until dropping out, so E[min(M, G)] = Σ_j P(G ≥ j) P(M ≥ j). Terms are
+    added until the negative-binomial tail is negligible; returns the sums and which ones converged within
+    `max_terms` (the others need the quadrature).
+    """
+    k = r + x
+    u = t / scale
+    log_tail_ratio = np.log(u) - np.log1p(u)  # log(1 − q): the pmf's geometric factor
+    total = np.zeros_like(u)
+    converged = np.zeros(u.shape, dtype=bool)
+    active = np.flatnonzero(u > 0)
+    converged[u <= 0] = True
+    # j = 1: weight E[(1−p)^0] = 1, tail P(M ≥ 1) = 1 − q^k.
+    log_pmf = -k[active] * np.log1p(u[active])  # log P(M = 0)
+    tail = -np.expm1(log_pmf)
+    weight = np.ones(active.size)
+    running = tail.copy()
+    with np.errstate(all="ignore"):
+        for j in range(1, max_terms + 1):
+            ka, ua = k[active], u[active]
+            log_pmf = log_pmf + np.log(j - 1 + ka) - math.log(j) + log_tail_ratio[active]
+            pmf = np.exp(log_pmf)
+            tail = tail - pmf  # now P(M ≥ j + 1)
+            weight = weight * (b + x[active] + j - 1) / (a + b + x[active] + j - 1)
+            running = running + weight * np.maximum(tail, 0.0)
+            # Past the mode the pmf shrinks by at most u/(1+u) per term, so the tail is below pmf·u and the
+            # remaining tails sum to below tail·(1+u). The pmf bound also holds when rounding (the tail is a
+            # running difference) leaves the subtracted tail hovering at 1e-16 instead of reaching 0.
+            remaining = np.minimum(np.maximum(tail, 0.0), pmf * ua) * (1 + ua)
+            finished = (remaining <= 1e-14 * running) & (j + 1 > ka * ua)
+            if finished.any():
+                done = active[finished]
+                total[done] = running[finished]
+                converged[done] = True
+                keep = ~finished
+                active, log_pmf, tail, weight, running = (
+                    active[keep],
+                    log_pmf[keep],
+                    tail[keep],
+                    weight[keep],
+                    running[keep],
+                )
+            if active.size == 0:
+                break
+    total[active] = running
+    return total, converged
+
+
 def _numerator_by_quadrature(r: float, a: float, b: float, x: float, t: float, scale: float) -> float:
     """The eq.-10 numerator as E[(1 − (1 + p·t/scale)^−(r+x)) / p] over p ~ Beta(a, b+x), the posterior dropout
     probability of a customer still alive; integrated over the Beta quantile v = F(p) so the integrand stays
-    bounded however concentrated the Beta is. Slow; the last resort when the closed forms disagree."""
+    bounded however concentrated the Beta is. Slow; the last resort when neither the closed forms nor the series
+    settle a value."""
     k, u = r + x, t / scale
 
     def integrand(v: float) -> float:
@@ -495,8 +561,9 @@ def _conditional_numerator(fit: BgNbdFit, t: FloatArray, x: FloatArray, T: Float
     its denominator, i.e. the expected purchases in the next t of a customer known to be alive.
 
     scipy's hyp2f1 is accurate in most but not all of the parameter space, so two algebraically equal forms are
-    evaluated and a value is accepted only where two forms agree to 1e-8; the rare rest is integrated
-    numerically. The result is kept inside its analytic bounds 1 − (1+u)^−(r+x) ≤ · ≤ (r+x)·u, u = t/(α+T).
+    evaluated and a value is accepted only where two forms agree to 1e-8; the rare rest is summed as a direct
+    series (and, should that not converge, integrated numerically). The result is kept inside its analytic
+    bounds 1 − (1+u)^−(r+x) ≤ · ≤ (r+x)·u, u = t/(α+T).
     """
     if abs(fit.a - 1.0) < _A_NEAR_ONE:
         # Removable singularity at a = 1 (both 1 − H and a − 1 vanish): average the two sides.
@@ -517,8 +584,12 @@ def _numerator_away_from_one(fit: BgNbdFit, a: float, t: FloatArray, x: FloatArr
         third = _numerator_forms(r, a, b, x[idx], t[idx], scale[idx], form=2)
         use_third = _agree(value[idx], third) | _agree(check[idx], third)
         value[idx[use_third]] = third[use_third]
-        for i in idx[~use_third]:
-            value[i] = _numerator_by_quadrature(r, a, b, float(x[i]), float(t[i]), float(scale[i]))
+        rest = idx[~use_third]
+        if rest.size:
+            summed, converged = _numerator_by_series(r, a, b, x[rest], t[rest], scale[rest])
+            value[rest] = summed
+            for i in rest[~converged]:
+                value[i] = _numerator_by_quadrature(r, a, b, float(x[i]), float(t[i]), float(scale[i]))
     u = t / scale
     k = r + x
     with np.errstate(all="ignore"):
@@ -679,7 +750,7 @@ def fit_gamma_gamma(frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGam
     objective = _gamma_gamma_objective(x_u, m_u, w)
     mean_spend = float(m.mean())
     starts = [np.log([p0, q0, mean_spend * (q0 - 1) / p0]) for p0, q0 in ((1.0, 2.0), (5.0, 4.0), (20.0, 10.0))]
-    mle = _maximise(objective, starts, float(w.sum()))
+    mle = _maximise(objective, starts, float(w.sum()), _GAMMA_GAMMA_BOUNDS)
     values = np.exp(mle.log_params)
     p, q, gamma = (float(v) for v in values)
     return GammaGammaFit(

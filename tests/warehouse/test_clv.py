@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, optimize, special
+from scipy import integrate, optimize, special, stats
 
 from warehouse import clv
 
@@ -201,6 +201,47 @@ def test_expected_purchases_agrees_with_integration_across_parameters(
     for x, t_x, T, t in ((0, 0.0, 20.0, 52.0), (4, 18.0, 20.0, 52.0), (60, 90.0, 100.0, 26.0)):
         expected = _bg_nbd_expected_by_integration(fit, t, x, t_x, T)
         assert clv.expected_purchases(fit, t, x, t_x, T)[0] == pytest.approx(expected, rel=1e-6)
+
+
+def _bg_nbd_expected_by_series(fit: clv.BgNbdFit, t: float, x: int, t_x: float, T: float) -> float:
+    """E[Y(t) | x, t_x, T] as P(alive) · Σ_j E[(1−p)^(j−1)] P(M ≥ j): an alive customer makes min(M, G) more
+    purchases, M ~ NegBin(r+x, (α+T)/(α+T+t)) without dropout, G ~ Geometric(p) with p ~ Beta(a, b+x)."""
+    k, q = fit.r + x, (fit.alpha + T) / (fit.alpha + T + t)
+    j = np.arange(1, 5000)
+    survival = stats.nbinom.sf(j - 1, k, q)  # P(M ≥ j)
+    beta_moment = np.exp(special.betaln(fit.a, fit.b + x + j - 1) - special.betaln(fit.a, fit.b + x))
+    alive = clv.p_alive(fit, x, t_x, T)[0]
+    return float(alive * np.sum(beta_moment * survival))
+
+
+@pytest.mark.parametrize(
+    ("x", "t_x", "T", "t"),
+    [(2, 30.43, 38.86, 39.0), (0, 0.0, 5.0, 52.0), (12, 70.0, 75.0, 26.0), (1, 0.5, 90.0, 104.0)],
+)
+def test_expected_purchases_agrees_with_a_direct_series(
+    published_fit: clv.BgNbdFit, x: int, t_x: float, T: float, t: float
+) -> None:
+    closed_form = clv.expected_purchases(published_fit, t, x, t_x, T)[0]
+    assert closed_form == pytest.approx(_bg_nbd_expected_by_series(published_fit, t, x, t_x, T), rel=1e-8)
+
+
+def test_expected_purchases_at_the_parameter_box_edges_are_finite() -> None:
+    # Degenerate data drive fits to the box edges (shapes e^-9 … e^8); scoring must still give sane numbers.
+    rng = np.random.default_rng(3)
+    T = rng.uniform(0, 156, 2000)
+    x = np.where(rng.random(2000) < 0.4, 0, rng.integers(1, 40, 2000)).astype(float)
+    t_x = np.where(x > 0, T * rng.random(2000), 0.0)
+    for r, a, b in (
+        (math.exp(8), math.exp(8), math.exp(-9)),
+        (math.exp(-9), 0.8, math.exp(8)),
+        (math.exp(8), 1e-4, 3.0),
+    ):
+        fit = clv.BgNbdFit(r=r, alpha=r / 0.2, a=a, b=b, log_likelihood=0.0, customers_fitted=0)
+        expected = clv.expected_purchases(fit, 52.0, x, t_x, T)
+        assert np.isfinite(expected).all()
+        assert (expected >= 0).all()
+        # Never more than an immortal customer at the highest rate the posterior allows would buy.
+        assert (expected <= (r + x) * 52.0 / (fit.alpha + T) + 1e-9).all()
 
 
 def test_expected_purchases_is_continuous_at_a_equal_to_one(published_fit: clv.BgNbdFit) -> None:
