@@ -724,6 +724,14 @@ def care_rows(
     )
 
 
+def care_keys(scope: Scope, filters: Filters, kinds: Sequence[str]) -> list[str]:
+    """The dedupe keys of every care row in scope (to tell how many rows still lack a task)."""
+    c = where(scope, filters, CUSTOMERS)
+    if kinds:
+        c.add_in("reason_kind", list(kinds))
+    return [str(k) for k in query(f"select dedupe_key from marts.care_list where {c.sql}", c.params)["dedupe_key"]]
+
+
 def care_counts(scope: Scope, filters: Filters) -> dict[str, int]:
     frame = care_summary(scope, filters)
     return {str(r.reason_kind): int(r.customers) for r in frame.itertuples()}
@@ -1249,3 +1257,36 @@ def _cached_backtest(warehouse_version: str, holdout_days: int) -> pd.DataFrame:
     grouped.attrs["cutoff"] = cutoff.isoformat()
     grouped.attrs["holdout_days"] = holdout_days
     return grouped
+
+
+def quality_checks() -> tuple[dict[str, Any], pd.DataFrame]:
+    """The last publish's checks: dbt summary figures and one row per great_expectations gate rule."""
+    import json
+
+    row = scalar_row("select checks from main.refresh_log order by finished_at desc limit 1")
+    raw = row.get("checks")
+    checks = json.loads(raw) if isinstance(raw, str) else (raw or {})
+    rules = pd.DataFrame(checks.get("gate") or [], columns=["layer", "table", "rule", "passed", "failed_count"])
+    summary = {k: v for k, v in checks.items() if k != "gate"}
+    return summary, rules
+
+
+def failed_refreshes(limit: int = 20) -> pd.DataFrame:
+    """Recent failed builds and refreshes (they published nothing, so they live beside the warehouse file).
+
+    Read on every call, not cached per version: a failure does not change the published version.
+    """
+    from warehouse.readers import recent_failures
+
+    entries = recent_failures(get_settings(), limit)
+    rows = [
+        {
+            "failed_at": e.get("failed_at"),
+            "command": e.get("command"),
+            "stage": e.get("stage"),
+            "as_of_date": e.get("as_of_date"),
+            "problems": "; ".join(str(p) for p in (e.get("problems") or []))[:2000],
+        }
+        for e in entries
+    ]
+    return pd.DataFrame(rows, columns=["failed_at", "command", "stage", "as_of_date", "problems"])

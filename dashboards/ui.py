@@ -56,13 +56,13 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def money(value: Any, *, compact: bool = True) -> str:
-    """A money figure: ``1,234`` below ten thousand, ``12.3 k``, ``4.56 M`` above (compact), or exact."""
+def money(value: Any, *, compact: bool = False) -> str:
+    """A money figure in whole currency units with separators (``1,234,567``), or ``4.56 M`` when compact."""
     if _is_missing(value):
         return "—"
     number = float(value)
     if not compact:
-        return f"{number:,.2f}"
+        return f"{number:,.0f}"
     size = abs(number)
     if size >= 1e9:
         return f"{number / 1e9:,.2f} B"
@@ -111,8 +111,15 @@ def change(current: Any, previous: Any) -> str | None:
 # ------------------------------------------------------------------------------------------- page parts
 
 
-def kpi(label: str, value: str, delta: str | None = None, *, help: str | None = None, inverse: bool = False) -> None:
-    st.metric(label, value, delta, help=help, delta_color="inverse" if inverse else "normal", border=True)
+def kpi(
+    label: str,
+    value: str,
+    delta: str | None = None,
+    *,
+    help: str | None = None,
+    delta_color: Literal["normal", "inverse", "off"] = "normal",
+) -> None:
+    st.metric(label, value, delta, help=help, delta_color=delta_color, border=True)
 
 
 def empty(message: str) -> None:

@@ -1,0 +1,132 @@
+"""Dashboards stage: data health — can these numbers be trusted: how fresh, how complete, which checks ran,
+which refreshes failed, and how well the customer value model fits and predicts?"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from crm_app.models import utcnow
+from dashboards import data, ui
+from dashboards.session import require
+
+viewer, scope, filters = require()
+
+st.title("Data health")
+
+
+def failures() -> None:
+    st.subheader("Failed refreshes")
+    failed = data.failed_refreshes()
+    if failed.empty:
+        st.success("No failed refresh on record.", icon=":material/check_circle:")
+    else:
+        st.warning(
+            f"{len(failed)} recent refresh{'es' if len(failed) != 1 else ''} failed; each left the previous "
+            "warehouse published.",
+            icon=":material/warning:",
+        )
+        ui.table(
+            failed,
+            key="health-failures",
+            file_name="failed_refreshes.csv",
+            overrides={"problems": st.column_config.TextColumn("problems", width="large")},
+        )
+
+
+def render() -> None:
+    fresh = data.freshness()
+    history = data.refresh_history()
+    latest = history.iloc[0] if not history.empty else None
+    published = ui.as_date(fresh.get("published_at"))
+    age_days = (pd.Timestamp(utcnow()) - pd.Timestamp(fresh["published_at"])).days if published else None
+    cols = st.columns(5)
+    with cols[0]:
+        ui.kpi("As-of date", f"{ui.as_date(fresh.get('as_of_date')):%Y-%m-%d}" if fresh.get("as_of_date") else "—")
+    with cols[1]:
+        ui.kpi(
+            "Published",
+            f"{pd.Timestamp(fresh['published_at']):%Y-%m-%d %H:%M} UTC" if published else "—",
+            f"{age_days} days ago" if age_days else "today",
+            delta_color="off",
+        )
+    with cols[2]:
+        ui.kpi(
+            "Latest order", f"{ui.as_date(fresh.get('latest_order')):%Y-%m-%d}" if fresh.get("latest_order") else "—"
+        )
+    with cols[3]:
+        ui.kpi("Checks passed", ui.count(latest["checks_passed"]) if latest is not None else "—")
+    with cols[4]:
+        ui.kpi("Checks failed", ui.count(latest["checks_failed"]) if latest is not None else "—", delta_color="off")
+    if age_days is not None and age_days >= 2:
+        st.warning(
+            f"The warehouse was last refreshed {age_days} days ago: run `crm refresh`.", icon=":material/schedule:"
+        )
+
+    st.subheader("Refresh log")
+    shown = history.drop(columns=["row_counts", "checks"]).assign(
+        stage_seconds=history["stage_seconds"].map(
+            lambda s: ", ".join(f"{k} {v:.1f}s" for k, v in json.loads(s).items()) if isinstance(s, str) else s
+        )
+    )
+    ui.table(shown, key="health-refreshes", file_name="refresh_log.csv")
+
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Rows per model")
+        ui.table(data.mart_row_counts(), key="health-rows", file_name="row_counts.csv")
+    with right:
+        st.subheader("Quality checks of the last publish")
+        summary, rules = data.quality_checks()
+        if summary:
+            st.caption(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary.items()))
+        if not rules.empty:
+            failed = rules[~rules["passed"].astype(bool)]
+            if failed.empty:
+                st.success(f"All {len(rules)} gate rules passed.", icon=":material/verified:")
+            else:
+                st.error(f"{len(failed)} gate rules failed.", icon=":material/error:")
+        ui.table(rules, key="health-checks", file_name="quality_checks.csv")
+
+    st.subheader("Customer value model")
+    params = data.clv_params()
+    if params.empty:
+        ui.empty("The customer value model has not been fitted in this warehouse.")
+    else:
+        status = ", ".join(sorted(set(params["status"].astype(str))))
+        fitted = params.groupby("model")["customers_fitted"].max().to_dict()
+        st.caption(
+            f"Status: {status} · customers fitted: "
+            + ", ".join(f"{m} {int(n):,}" for m, n in fitted.items())
+            + f" · horizon {int(params['horizon_days'].iloc[0])} days"
+        )
+        ui.table(params, key="health-clv-params", file_name="clv_model_params.csv")
+
+    st.subheader("Back-test: predicted vs actual purchases")
+    try:
+        backtest = data.clv_backtest()
+    except data.WarehouseError as exc:
+        ui.empty(f"No back-test: {exc}")
+        return
+    if backtest.empty:
+        ui.empty("Too little purchase history for a back-test.")
+        return
+    fig = go.Figure()
+    fig.add_bar(x=backtest["decile"], y=backtest["actual"], name="Actual purchases")
+    fig.add_scatter(x=backtest["decile"], y=backtest["predicted"], name="Predicted", mode="lines+markers")
+    fig.update_xaxes(title="customers by predicted purchases (decile, 10 = most)", dtick=1)
+    ui.chart(fig, key="backtest")
+    total_predicted, total_actual = backtest["predicted"].sum(), backtest["actual"].sum()
+    st.caption(
+        f"BG/NBD refitted on purchase occasions up to {backtest.attrs.get('cutoff', '?')} and asked for the next "
+        f"{backtest.attrs.get('holdout_days', '?')} days: {total_predicted:,.0f} purchases predicted, "
+        f"{total_actual:,.0f} happened."
+    )
+    ui.table(backtest, key="health-backtest", file_name="clv_backtest.csv")
+
+
+failures()
+ui.guard(render)
