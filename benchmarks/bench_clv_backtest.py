@@ -8,13 +8,16 @@ booked sale; same-day orders merge; a return belongs to the occasion of the sale
   hold-out period that follows, compare predicted and actual totals, per decile of the prediction and
   against a naive forecast (each customer repeats their past rate);
 * how well 1 − P(alive) ranks customers who really dropped out (ROC AUC), against the naive recency rule
-  (days since the last purchase) — with the demo generator's hidden-truth file when it exists, and always
-  against the observable proxy "no purchase in the hold-out period";
+  (days since the last purchase) — with the demo generator's hidden-truth file (`demo_truth.parquet` in
+  CRM_DATA_DIR, see ingest/demo_data.py) when it exists, and always against the observable proxy "no purchase
+  in the hold-out period";
+* when a warehouse is published (`crm refresh`), the same for its `customer_value` mart, and how far the mart's
+  P(alive) and expected purchases are from this benchmark's direct computation at the mart's as-of date;
 * fitting and scoring times on a synthetic BG/NBD population (default 100k customers).
 
     crm init && crm demo-data --customers 20000
     CRM_DATA_DIR=/tmp/x/var .venv/bin/python benchmarks/bench_clv_backtest.py [--holdout-days 365]
-        [--as-of YYYY-MM-DD] [--truth FILE] [--synthetic 100000] [--skip-database]
+        [--as-of YYYY-MM-DD] [--truth FILE] [--synthetic 100000] [--skip-database] [--skip-warehouse]
 
 The figures depend on the machine's load: say so when quoting them.
 """
@@ -34,7 +37,9 @@ from sqlalchemy import text
 
 from crm_app.db import make_engine
 from crm_app.settings import get_settings
+from ingest.demo_data import TRUTH_FILE
 from warehouse import clv
+from warehouse.paths import published_path
 
 REVENUE_STATUSES = ("confirmed", "shipped", "completed")  # dbt var revenue_order_statuses
 TIME_UNIT_DAYS = 7.0
@@ -156,26 +161,22 @@ def holdout_occasions(orders: pd.DataFrame, start: pd.Timestamp, end: pd.Timesta
 
 
 def find_truth_file(data_dir: Path) -> Path | None:
-    for pattern in ("*truth*.parquet", "*truth*.csv", "**/*truth*.parquet", "**/*truth*.csv"):
-        found = sorted(data_dir.glob(pattern))
-        if found:
-            return found[0]
-    return None
+    path = data_dir / TRUTH_FILE
+    return path if path.exists() else None
 
 
 def read_truth(path: Path) -> pd.DataFrame:
-    """Per customer: account key and dropout date (NaT when still active at the end of the story)."""
+    """Per customer (account_id): the dropout date, NaT when still active at the end of the story.
+
+    The file is `crm demo-data`'s hidden truth (see ingest/demo_data.py): the dropout date is the purchase after
+    which the customer left."""
     frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    columns = {c.lower(): c for c in frame.columns}
-    key = next((columns[c] for c in ("account_id", "external_ref", "customer_ref") if c in columns), None)
-    dropout = next(
-        (columns[c] for c in columns if "drop" in c and any(w in c for w in ("date", "_at", "day", "time"))), None
+    missing = {"account_id", "dropout_date"} - set(frame.columns)
+    if missing:
+        raise SystemExit(f"{path}: the hidden-truth file lacks column(s) {sorted(missing)}")
+    return pd.DataFrame(
+        {"account_id": frame["account_id"], "dropout_date": pd.to_datetime(frame["dropout_date"]).dt.normalize()}
     )
-    if key is None or dropout is None:
-        raise SystemExit(f"{path}: cannot find an account key and a dropout date among {list(frame.columns)}")
-    truth = pd.DataFrame({"key": frame[key], "dropout_date": pd.to_datetime(frame[dropout]).dt.normalize()})
-    truth.attrs["key"] = key
-    return truth
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -346,14 +347,49 @@ def synthetic_timing(n: int, seed: int) -> None:
     print(f"  score_customers (both fits + 12 monthly steps of eq. 10 + discounting): {score_seconds:.3f} s")
 
 
+def published_mart(orders: pd.DataFrame, truth: pd.Series | None) -> None:
+    """Cross-check the published warehouse's `customer_value` against this benchmark's direct computation."""
+    path = published_path()
+    print(f"\n== Published warehouse {path}")
+    if not path.exists():
+        print("  not published yet (`crm refresh`): skipped")
+        return
+    from warehouse.readers import query_df  # DuckDB reader, read-only; only needed here
+
+    log = query_df("select as_of_date, horizon_days from main.refresh_log order by finished_at desc limit 1")
+    mart = query_df(
+        "select account_id, frequency, p_alive, expected_purchases, last_occasion_date as last_purchase "
+        "from marts.customer_value where p_alive is not null"
+    )
+    as_of, horizon = pd.Timestamp(log["as_of_date"].iloc[0]), int(log["horizon_days"].iloc[0])
+    summary = summarise(orders, as_of)
+    direct, _ = clv.score_customers(
+        summary.drop(columns="last_purchase"), horizon_days=horizon, time_unit_days=TIME_UNIT_DAYS
+    )
+    both = mart.merge(direct, on="account_id", suffixes=("", "_direct"))
+    print(
+        f"  as of {as_of.date()}, horizon {horizon} days: {len(mart):,} scored customers in the mart, "
+        f"{len(summary):,} computed here, {len(both):,} in both"
+    )
+    for column in ("p_alive", "expected_purchases"):
+        gap = (both[column] - both[f"{column}_direct"]).abs()
+        print(f"  |{column} mart − direct|: max {gap.max():.2e}, mean {gap.mean():.2e}")
+    if truth is not None:
+        dropout = mart["account_id"].map(truth)
+        mart.attrs["as_of"] = as_of
+        dropped = (dropout.notna() & (dropout <= as_of)).to_numpy()
+        churn_ranking(mart, dropped, f"published p_alive against the truth (dropped out by {as_of.date()})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--as-of", help="evaluation date (default: the day of the latest order in the database)")
     parser.add_argument("--holdout-days", type=int, default=365)
-    parser.add_argument("--truth", type=Path, help="hidden-truth file (default: *truth* under CRM_DATA_DIR)")
+    parser.add_argument("--truth", type=Path, help=f"hidden-truth file (default: CRM_DATA_DIR/{TRUTH_FILE})")
     parser.add_argument("--synthetic", type=int, default=100_000, help="customers in the timing run (0: skip)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--skip-database", action="store_true", help="only the synthetic timing run")
+    parser.add_argument("--skip-warehouse", action="store_true", help="no cross-check with the published marts")
     args = parser.parse_args(argv)
 
     if not args.skip_database:
@@ -379,33 +415,28 @@ def main(argv: list[str] | None = None) -> int:
         now.attrs["as_of"] = as_of
         print("\n".join(describe_params(params)))
         truth_path = args.truth or find_truth_file(settings.resolved_data_dir)
-        if truth_path is None:
+        truth = None if truth_path is None else read_truth(truth_path).set_index("account_id")["dropout_date"]
+        if truth is None:
             print(f"  no hidden-truth file under {settings.resolved_data_dir}: truth AUC skipped")
         else:
-            truth = read_truth(truth_path)
-            keys = orders.drop_duplicates("account_id").set_index("account_id")
-            key_column = "account_id" if truth.attrs["key"] == "account_id" else "external_ref"
-            now_keys = now["account_id"] if key_column == "account_id" else now["account_id"].map(keys["external_ref"])
-            dropout = now_keys.map(truth.set_index("key")["dropout_date"])
-            missing = int((~now_keys.isin(truth["key"])).sum())
+            dropout = now["account_id"].map(truth)
+            missing = int((~now["account_id"].isin(truth.index)).sum())
             dropped = (dropout.notna() & (dropout <= as_of)).to_numpy()
             note = f"; {missing} scored customers not in the truth file" if missing else ""
             churn_ranking(now, dropped, f"truth from {truth_path} (dropped out by {as_of.date()}){note}")
             if not frame.empty:
+                cutoff = frame.attrs["cutoff"]
                 at_cutoff = frame.copy()
-                at_cutoff.attrs["as_of"] = frame.attrs["cutoff"]
-                cutoff_keys = (
-                    at_cutoff["account_id"]
-                    if key_column == "account_id"
-                    else at_cutoff["account_id"].map(keys["external_ref"])
-                )
-                cutoff_dropout = cutoff_keys.map(truth.set_index("key")["dropout_date"])
-                dropped_at_cutoff = (cutoff_dropout.notna() & (cutoff_dropout <= frame.attrs["cutoff"])).to_numpy()
-                churn_ranking(at_cutoff, dropped_at_cutoff, f"truth at the cut-off {frame.attrs['cutoff'].date()}")
+                at_cutoff.attrs["as_of"] = cutoff
+                cutoff_dropout = at_cutoff["account_id"].map(truth)
+                dropped_at_cutoff = (cutoff_dropout.notna() & (cutoff_dropout <= cutoff)).to_numpy()
+                churn_ranking(at_cutoff, dropped_at_cutoff, f"truth at the cut-off {cutoff.date()}")
         if not frame.empty:
             print(f"\n== Observable churn proxy: no purchase in the {args.holdout_days} hold-out days")
             frame.attrs["as_of"] = frame.attrs["cutoff"]
             churn_ranking(frame, (frame["actual"] == 0).to_numpy(), "scores at the cut-off", "buying in the hold-out")
+        if not args.skip_warehouse:
+            published_mart(orders, truth)
 
     if args.synthetic > 0:
         synthetic_timing(args.synthetic, args.seed)
