@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ def cdnow_fit(cdnow: pd.DataFrame) -> clv.BgNbdFit:
 
 @pytest.fixture(scope="module")
 def published_fit() -> clv.BgNbdFit:
-    return clv.BgNbdFit(**PUBLISHED_BG_NBD, log_likelihood=PUBLISHED_BG_NBD_LOG_LIKELIHOOD, customers_fitted=2357)
+    r, alpha, a, b = PUBLISHED_BG_NBD.values()
+    return clv.BgNbdFit(r, alpha, a, b, log_likelihood=PUBLISHED_BG_NBD_LOG_LIKELIHOOD, customers_fitted=2357)
 
 
 def _integrate_against_beta(a: float, rest: Callable[[float], float]) -> float:
@@ -262,12 +264,12 @@ def test_expected_purchases_new_customer_agrees_with_integration(published_fit: 
     r, alpha, a, b = (published_fit.params[n] for n in clv.BG_NBD_PARAMETERS)
     for t in (1.0, 39.0, 78.0):
         # E[X(t)] = E_p[(1 − (α/(α + p t))^r) / p] under the Beta(a, b) prior (λ integrated by hand).
-        by_integration = _integrate_against_beta(
-            a,
-            lambda p, t=t: (
-                (1 - p) ** (b - 1) * -math.expm1(-r * math.log1p(p * t / alpha)) / p if p > 0 else r * t / alpha
-            ),
-        )
+        def future(p: float, t: float = t) -> float:
+            if p == 0:
+                return r * t / alpha
+            return (1 - p) ** (b - 1) * -math.expm1(-r * math.log1p(p * t / alpha)) / p
+
+        by_integration = _integrate_against_beta(a, future)
         by_integration /= special.beta(a, b)
         assert clv.expected_purchases_new_customer(published_fit, t)[0] == pytest.approx(by_integration, rel=1e-7)
     # eq. 9 is eq. 10 for a customer with no history.
@@ -500,7 +502,9 @@ def test_score_customers_uses_the_overall_margin_rate_when_missing(
     summary = simulated[0].iloc[:2000].copy()
     summary["margin_rate"] = 0.25
     summary.loc[summary.index[:10], "margin_rate"] = np.nan
+    before = summary.copy()
     customers, _ = clv.score_customers(summary, horizon_days=180)
+    pd.testing.assert_frame_equal(summary, before)  # the caller's frame keeps its missing rates
     first = customers.iloc[0]
     assert first["predicted_clv"] > 0
     with_rate = summary.copy()
@@ -531,6 +535,27 @@ def test_score_customers_expected_order_value_uses_population_mean_for_one_time_
     one_timers = customers["expected_avg_order_value"][summary["frequency"] == 0]
     np.testing.assert_allclose(one_timers, population_mean, rtol=1e-12)
     assert (customers["expected_avg_order_value"] > 0).all()
+
+
+def test_score_customers_accepts_warehouse_dtypes(simulated: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    # What a DuckDB query hands over: nullable integers, decimals for money, string keys, NULL margin rates.
+    summary = simulated[0].iloc[:1500]
+    typed = pd.DataFrame(
+        {
+            "account_id": summary["account_id"].astype(str),
+            "frequency": summary["frequency"].astype("Int64"),
+            "recency": summary["recency"].round().astype("Int64"),
+            "age": summary["age"].round().astype("Int64"),
+            "monetary_value": [Decimal(f"{v:.2f}") for v in summary["monetary_value"]],
+            "margin_rate": pd.array([0.3] * 1499 + [None], dtype="Float64"),
+        }
+    )
+    plain = typed.astype({"frequency": float, "recency": float, "age": float, "monetary_value": float})
+    plain["margin_rate"] = [0.3] * 1499 + [np.nan]
+    from_typed, _ = clv.score_customers(typed, horizon_days=365)
+    from_plain, _ = clv.score_customers(plain, horizon_days=365)
+    assert from_typed["account_id"].tolist() == typed["account_id"].tolist()
+    pd.testing.assert_frame_equal(from_typed, from_plain)
 
 
 def test_score_customers_params_frame_shape(simulated: tuple[pd.DataFrame, pd.DataFrame]) -> None:
