@@ -10,7 +10,17 @@
     {%- if not modules.re.match('^[0-9]{4}-[0-9]{2}-[0-9]{2}$', value) -%}
         {{ exceptions.raise_compiler_error("as_of_date must be a date written YYYY-MM-DD, got '" ~ value ~ "'") }}
     {%- endif -%}
-    {%- set parsed = modules.datetime.datetime.strptime(value, '%Y-%m-%d') -%}
+    {%- set year, month, day_of_month = value.split('-') | map('int') -%}
+    {%- set valid_month = month >= 1 and month <= 12 -%}
+    {%- if valid_month -%}
+        {#- the last day of the month: the day before the first of the next one -#}
+        {%- set next_month = modules.datetime.date(year + (month // 12), month % 12 + 1, 1) -%}
+        {%- set last_day = (next_month - modules.datetime.timedelta(days=1)).day -%}
+    {%- endif -%}
+    {%- if year < 1 or not valid_month or day_of_month < 1 or day_of_month > last_day -%}
+        {{ exceptions.raise_compiler_error("as_of_date " ~ value ~ " is not a calendar date") }}
+    {%- endif -%}
+    {%- set parsed = modules.datetime.datetime(year, month, day_of_month) -%}
     {%- if parsed.date() > run_started_at.date() -%}
         {{ exceptions.raise_compiler_error("as_of_date " ~ value ~ " is in the future (today is " ~ run_started_at.strftime('%Y-%m-%d') ~ ")") }}
     {%- endif -%}

@@ -1,4 +1,4 @@
-{{ config(store_failures=true, meta={'table': 'orders', 'rule': 'an order total equals the sum of its line totals', 'key': 'order_id'}) }}
+{{ config(meta={'table': 'orders', 'rule': 'an order total equals the sum of its line totals', 'key': 'order_id'}) }}
 {#- Gate rule: orders.total_amount = Σ order_lines.line_total for every live order. -#}
 with
 

@@ -1,4 +1,4 @@
-{{ config(store_failures=true, meta={'table': 'payments', 'rule': 'payments on an order never exceed its total', 'key': 'order_id'}) }}
+{{ config(meta={'table': 'payments', 'rule': 'payments on an order never exceed its total', 'key': 'order_id'}) }}
 {#- Gate rule: Σ live payments of an order <= the order's total (crm_app.services.orders.record_payment). -#}
 with
 

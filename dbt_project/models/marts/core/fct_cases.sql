@@ -41,9 +41,10 @@ final as (
         case
             when as_of_state.closed_at_as_of is not null then 'closed'
             when as_of_state.resolved_at_as_of is not null then 'resolved'
-            when as_of_state.case_status = 'open' then 'open'
-            -- in progress now, or resolved later: in progress by the as-of date at the latest
-            else 'in_progress'
+            -- "in progress" carries no date: only a row untouched since the as-of date proves it
+            when as_of_state.case_status = 'in_progress' and as_of_state.updated_at < {{ as_of_cutoff() }}
+                then 'in_progress'
+            else 'open'
         end as case_status,
         as_of_state.case_kind = 'complaint' as is_complaint,
         as_of_state.resolved_at_as_of is null and as_of_state.closed_at_as_of is null as is_open,
