@@ -35,12 +35,6 @@ def _default_start(as_of: dt.date) -> dt.date:
 def render(viewer: Viewer, scope: Scope) -> Filters:
     """Draw the sidebar and return the filters (also kept in session state for the pages)."""
     with st.sidebar:
-        st.markdown(f"**{viewer.full_name or viewer.username}**  \n{ROLE_NAMES.get(viewer.role, viewer.role)}")
-        st.caption(f"You see {scope.label}.")
-        if st.button("Sign out", icon=":material/logout:", key="sign-out"):
-            sign_out()
-            st.rerun()
-        st.divider()
         st.markdown("**Filters**")
         try:
             filters = _filters(scope)
@@ -52,6 +46,12 @@ def render(viewer: Viewer, scope: Scope) -> Filters:
             st.caption(f"Filters unavailable: {exc}")
             today = dt.date.today()
             filters = Filters(start=_default_start(today), end=today)
+        st.divider()
+        st.markdown(f"**{viewer.full_name or viewer.username}** · {ROLE_NAMES.get(viewer.role, viewer.role)}")
+        st.caption(f"You see {scope.label}.")
+        if st.button("Sign out", icon=":material/logout:", key="sign-out"):
+            sign_out()
+            st.rerun()
     st.session_state[FILTERS_KEY] = filters
     return filters
 

@@ -17,6 +17,7 @@ NO_WAREHOUSE = (
     "No warehouse has been published yet — run `crm refresh` (it ingests the CRM's data, builds the marts, "
     "checks them and publishes them); this page shows figures as soon as it has finished."
 )
+TIER_COLOURS = {"top": "#1b5e20", "high": "#43a047", "medium": "#9ccc65", "low": "#fbc02d", "none": "#bdbdbd"}
 TABLE_ROWS = 200  # rows shown in the browser per table page; downloads contain every row
 CHART_HEIGHT = 360
 
@@ -105,7 +106,7 @@ def change(current: Any, previous: Any) -> str | None:
     ratio = (float(current) - float(previous)) / abs(float(previous))
     if math.isinf(ratio) or math.isnan(ratio):
         return None
-    return f"{ratio * 100:+.1f}% vs prior period"
+    return f"{ratio * 100:+.1f}% vs prior"
 
 
 # ------------------------------------------------------------------------------------------- page parts
@@ -119,7 +120,22 @@ def kpi(
     help: str | None = None,
     delta_color: Literal["normal", "inverse", "off"] = "normal",
 ) -> None:
-    st.metric(label, value, delta, help=help, delta_color=delta_color, border=True)
+    arrow: Literal["auto", "off"] = "off" if delta_color == "off" else "auto"
+    st.metric(label, value, delta, help=help, delta_color=delta_color, delta_arrow=arrow, border=True)
+
+
+def kpi_money(
+    label: str,
+    amount: Any,
+    delta: str | None = None,
+    *,
+    help: str | None = None,
+    delta_color: Literal["normal", "inverse", "off"] = "normal",
+) -> None:
+    """A money KPI shown compact (``2.44 M``), with the exact figure in its tooltip."""
+    exact = f"Exact: {money(amount)}" if not _is_missing(amount) else None
+    tip = "  \n".join(part for part in (help, exact) if part) or None
+    kpi(label, money(amount, compact=True), delta, help=tip, delta_color=delta_color)
 
 
 def empty(message: str) -> None:
@@ -146,6 +162,13 @@ def column_config(frame: pd.DataFrame, overrides: Mapping[str, Any] | None = Non
         dtype = frame[name].dtype
         if pd.api.types.is_bool_dtype(dtype):
             config[name] = st.column_config.CheckboxColumn(label)
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            if lowered.endswith("month"):
+                config[name] = st.column_config.DateColumn(label, format="MMM YYYY")
+            elif lowered.endswith(("_at", "_time")):
+                config[name] = st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
+            else:
+                config[name] = st.column_config.DateColumn(label, format="YYYY-MM-DD")
         elif pd.api.types.is_numeric_dtype(dtype):
             if lowered.endswith("_id") or lowered == "id":
                 config[name] = st.column_config.NumberColumn(label, format="%d")
@@ -203,7 +226,10 @@ def table(
     )
 
 
-def chart(figure: go.Figure, *, key: str, height: int = CHART_HEIGHT) -> None:
+def chart(figure: go.Figure, *, key: str, height: int = CHART_HEIGHT, names: Mapping[str, str] | None = None) -> None:
+    """A plotly figure in the page's style; ``names`` renames traces (mart column → words)."""
+    if names:
+        figure.for_each_trace(lambda trace: trace.update(name=names.get(trace.name, trace.name)))
     figure.update_layout(height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend_title_text="")
     st.plotly_chart(figure, key=key, config={"displaylogo": False})
 

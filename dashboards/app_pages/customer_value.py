@@ -15,8 +15,6 @@ viewer, scope, filters = require()
 
 st.title("Customer value & 7P")
 
-TIER_COLOURS = {"top": "#1b5e20", "high": "#43a047", "medium": "#9ccc65", "low": "#fbc02d", "none": "#bdbdbd"}
-
 # The manual's 7P, each a column group of customer_7p (prefix → heading, question it answers).
 SEVEN_P = (
     ("profiling", "Profiling", "Tier, risk, preferences and habits"),
@@ -85,19 +83,19 @@ def render() -> None:
             "Customers", ui.count(summary["customers"]), f"{int(summary['buyers']):,} have bought", delta_color="off"
         )
     with cols[1]:
-        ui.kpi("Realised value (12 months)", ui.money(summary["t12m_net_revenue"]), help="Net revenue, last 12 months.")
+        ui.kpi_money("Realised value (12 months)", summary["t12m_net_revenue"], help="Net revenue, last 12 months.")
     with cols[2]:
-        ui.kpi("Gross margin (12 months)", ui.money(summary["t12m_gross_margin"]))
+        ui.kpi_money("Gross margin (12 months)", summary["t12m_gross_margin"])
     with cols[3]:
-        ui.kpi(
+        ui.kpi_money(
             "Model value (CLV)",
-            ui.money(summary["predicted_clv"]),
+            summary["predicted_clv"],
             help="BG/NBD + Gamma-Gamma: margin expected from future purchases over the horizon, discounted.",
         )
     with cols[4]:
-        ui.kpi(
+        ui.kpi_money(
             "Potential value",
-            ui.money(summary["potential_value"]),
+            summary["potential_value"],
             help="Open pipeline weighted by stage probability + model value.",
         )
 
@@ -112,7 +110,9 @@ def render() -> None:
             barmode="group",
             labels={"value": "amount", "value_tier": "value tier", "variable": ""},
         )
-        ui.chart(fig, key="tiers")
+        ui.chart(
+            fig, key="tiers", names={"t12m_gross_margin": "Gross margin, 12 months", "predicted_clv": "Predicted CLV"}
+        )
         ui.table(tiers, key="value-tiers", file_name="value_tiers.csv")
     with right:
         st.subheader("Realised vs model value")
@@ -125,7 +125,7 @@ def render() -> None:
                 x="t12m_gross_margin",
                 y="predicted_clv",
                 color="value_tier",
-                color_discrete_map=TIER_COLOURS,
+                color_discrete_map=ui.TIER_COLOURS,
                 hover_name="account_name",
                 labels={"t12m_gross_margin": "gross margin, last 12 months", "predicted_clv": "predicted CLV"},
             )

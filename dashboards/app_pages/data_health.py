@@ -43,24 +43,24 @@ def render() -> None:
     latest = history.iloc[0] if not history.empty else None
     published = ui.as_date(fresh.get("published_at"))
     age_days = (pd.Timestamp(utcnow()) - pd.Timestamp(fresh["published_at"])).days if published else None
-    cols = st.columns(5)
+    cols = st.columns(3)
     with cols[0]:
-        ui.kpi("As-of date", f"{ui.as_date(fresh.get('as_of_date')):%Y-%m-%d}" if fresh.get("as_of_date") else "—")
+        as_of = ui.as_date(fresh.get("as_of_date"))
+        ui.kpi("As-of date", f"{as_of:%d %b %Y}" if as_of else "—", help="Every mart is computed as of this day.")
     with cols[1]:
         ui.kpi(
             "Published",
-            f"{pd.Timestamp(fresh['published_at']):%Y-%m-%d %H:%M} UTC" if published else "—",
+            f"{pd.Timestamp(fresh['published_at']):%d %b %H:%M} UTC" if published else "—",
             f"{age_days} days ago" if age_days else "today",
             delta_color="off",
         )
     with cols[2]:
+        latest_order = ui.as_date(fresh.get("latest_order"))
         ui.kpi(
-            "Latest order", f"{ui.as_date(fresh.get('latest_order')):%Y-%m-%d}" if fresh.get("latest_order") else "—"
+            "Latest order",
+            f"{latest_order:%d %b %Y}" if latest_order else "—",
+            help="The newest order date in the warehouse: older than the as-of date means orders stopped coming in.",
         )
-    with cols[3]:
-        ui.kpi("Checks passed", ui.count(latest["checks_passed"]) if latest is not None else "—")
-    with cols[4]:
-        ui.kpi("Checks failed", ui.count(latest["checks_failed"]) if latest is not None else "—", delta_color="off")
     if age_days is not None and age_days >= 2:
         st.warning(
             f"The warehouse was last refreshed {age_days} days ago: run `crm refresh`.", icon=":material/schedule:"
@@ -81,6 +81,8 @@ def render() -> None:
     with right:
         st.subheader("Quality checks of the last publish")
         summary, rules = data.quality_checks()
+        if latest is not None:
+            st.caption(f"{int(latest['checks_passed']):,} checks passed, {int(latest['checks_failed']):,} failed.")
         if summary:
             st.caption(" · ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary.items()))
         if not rules.empty:

@@ -33,9 +33,9 @@ def render() -> None:
     with cols[0]:
         ui.kpi("Open deals", ui.count(open_stages["open_count"].sum() if not stages.empty else 0))
     with cols[1]:
-        ui.kpi("Open amount", ui.money(open_stages["open_amount"].sum() if not stages.empty else 0))
+        ui.kpi_money("Open amount", open_stages["open_amount"].sum() if not stages.empty else 0)
     with cols[2]:
-        ui.kpi("Weighted pipeline", ui.money(open_stages["weighted_amount"].sum() if not stages.empty else 0))
+        ui.kpi_money("Weighted pipeline", open_stages["weighted_amount"].sum() if not stages.empty else 0)
     with cols[3]:
         ui.kpi(
             "Win rate",
@@ -79,7 +79,11 @@ def render() -> None:
                 labels={"value": "conversion", "stage_name": "stage", "variable": ""},
             )
             fig.update_yaxes(tickformat=".0%")
-            ui.chart(fig, key="conversion")
+            ui.chart(
+                fig,
+                key="conversion",
+                names={"conversion_rate": "All deals", "decided_conversion_rate": "Decided deals"},
+            )
     ui.table(stages, key="funnel-stages", title="Deals by stage", file_name="funnel.csv")
     ui.table(data.stage_conversion(scope, filters), key="funnel-conversion", file_name="stage_conversion.csv")
 
@@ -97,7 +101,9 @@ def render() -> None:
                 barmode="group",
                 labels={"value": "days", "stage_name": "stage", "variable": ""},
             )
-            ui.chart(fig, key="times")
+            ui.chart(
+                fig, key="times", names={"avg_days_in_stage": "Completed stays", "avg_days_so_far": "Deals there now"}
+            )
             ui.table(times, key="funnel-times", file_name="time_in_stage.csv")
     with right:
         st.subheader("Won and lost by month")

@@ -30,11 +30,11 @@ def render() -> None:
     with cols[0]:
         ui.kpi("Campaigns", ui.count(totals.get("campaigns")))
     with cols[1]:
-        ui.kpi("Actual cost", ui.money(totals.get("actual_cost")))
+        ui.kpi_money("Actual cost", totals.get("actual_cost"))
     with cols[2]:
         ui.kpi("Response rate", ui.percent(totals.get("response_rate")), help="Responded / sent.")
     with cols[3]:
-        ui.kpi("Cost per won customer", ui.money(totals.get("cost_per_won_customer")))
+        ui.kpi_money("Cost per won customer", totals.get("cost_per_won_customer"))
     with cols[4]:
         ui.kpi(
             "ROI",

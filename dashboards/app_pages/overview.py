@@ -34,13 +34,13 @@ def render() -> None:
 
     cols = st.columns(6)
     with cols[0]:
-        ui.kpi("Net revenue", ui.money(now["net_revenue"]), ui.change(now["net_revenue"], before["net_revenue"]))
+        ui.kpi_money("Net revenue", now["net_revenue"], ui.change(now["net_revenue"], before["net_revenue"]))
     with cols[1]:
-        ui.kpi("Gross margin", ui.money(now["gross_margin"]), ui.change(now["gross_margin"], before["gross_margin"]))
+        ui.kpi_money("Gross margin", now["gross_margin"], ui.change(now["gross_margin"], before["gross_margin"]))
     with cols[2]:
         delta = None
         if margin_rate is not None and prior_rate is not None:
-            delta = f"{(margin_rate - prior_rate) * 100:+.1f} pts vs prior period"
+            delta = f"{(margin_rate - prior_rate) * 100:+.1f} pts vs prior"
         ui.kpi("Margin rate", ui.percent(margin_rate), delta)
     with cols[3]:
         ui.kpi(
@@ -50,16 +50,16 @@ def render() -> None:
             help="Customers with at least one booked sale in the period.",
         )
     with cols[4]:
-        ui.kpi(
+        ui.kpi_money(
             "Open pipeline",
-            ui.money(pipe["open_amount"]),
+            pipe["open_amount"],
             f"{int(pipe['open_count']):,} open deals",
             help="Open opportunities as of the as-of date (the category filter does not apply to deals).",
         )
     with cols[5]:
-        ui.kpi(
+        ui.kpi_money(
             "Weighted pipeline",
-            ui.money(pipe["weighted_amount"]),
+            pipe["weighted_amount"],
             help="Open amount × stage probability.",
         )
 

@@ -55,9 +55,9 @@ def render() -> None:
     margin_target, margin_actual = rows["target_margin"].sum(), rows["actual_margin"].sum()
     cols = st.columns(4)
     with cols[0]:
-        ui.kpi("Target revenue", ui.money(target))
+        ui.kpi_money("Target revenue", target)
     with cols[1]:
-        ui.kpi("Actual revenue", ui.money(actual))
+        ui.kpi_money("Actual revenue", actual)
     with cols[2]:
         ui.kpi("Revenue attainment", ui.percent(actual / target if target else None))
     with cols[3]:

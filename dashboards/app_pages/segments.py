@@ -38,7 +38,12 @@ NOT_FILTERABLE = frozenset({"account_id", "owner_id", "department_id", "departme
 SUGGESTED = ("value_tier", "segment", "profiling_churn_risk_band", "region", "predicted_clv", "p_alive")
 
 
+COLUMN_LABELS = {"segment": "RFM segment", "p_alive": "P(alive)", "rfm_cell": "RFM cell", "rfm_total": "RFM total"}
+
+
 def _label(column: str) -> str:
+    if column in COLUMN_LABELS:
+        return COLUMN_LABELS[column]
     for prefix in ("profiling", "persistence", "profitability", "performance", "prospecting", "product", "promotion"):
         if column.startswith(prefix + "_"):
             return f"{prefix.title()} · {column[len(prefix) + 1 :].replace('_', ' ')}"
@@ -82,7 +87,7 @@ def _load(segment_id: int | None) -> None:
 
 def _on_pick_saved() -> None:
     choice = st.session_state.get("segment-saved")
-    _load(None if choice in (None, 0) else int(choice))
+    _load(int(choice) if isinstance(choice, int) and choice else None)
 
 
 def _filter_widget(column: str, kind: str) -> dict[str, Any] | None:
@@ -107,9 +112,9 @@ def _filter_widget(column: str, kind: str) -> dict[str, Any] | None:
             return None
         return {"column": column, "op": "between", "value": [low, high]}
     if kind == "date":
-        picked = st.date_input(label, value=(), key=key)
-        if isinstance(picked, tuple) and len(picked) == 2:
-            return {"column": column, "op": "between", "value": [picked[0].isoformat(), picked[1].isoformat()]}
+        dates = st.date_input(label, value=[], key=key)
+        if isinstance(dates, tuple) and len(dates) == 2:
+            return {"column": column, "op": "between", "value": [dates[0].isoformat(), dates[1].isoformat()]}
         return None
     if kind == "bool":
         picked_bool = st.selectbox(label, options=[True, False], index=None, key=key, placeholder="Any")
@@ -173,9 +178,9 @@ def render() -> None:
     with cols[0]:
         ui.kpi("Customers in segment", ui.count(summary["customers"]))
     with cols[1]:
-        ui.kpi("Net revenue (12 months)", ui.money(summary["t12m_net_revenue"]))
+        ui.kpi_money("Net revenue (12 months)", summary["t12m_net_revenue"])
     with cols[2]:
-        ui.kpi("Predicted CLV", ui.money(summary["predicted_clv"]))
+        ui.kpi_money("Predicted CLV", summary["predicted_clv"])
     with cols[3]:
         ui.kpi("Average P(alive)", ui.percent(summary["avg_p_alive"]) if summary["customers"] else "—")
 
@@ -186,7 +191,15 @@ def render() -> None:
     left, right = st.columns([1, 2])
     with left:
         tiers = data.segment_tiers(scope, filters, definition)
-        fig = px.pie(tiers, names="value_tier", values="customers", hole=0.5, title="By value tier")
+        fig = px.pie(
+            tiers,
+            names="value_tier",
+            values="customers",
+            hole=0.5,
+            title="By value tier",
+            color="value_tier",
+            color_discrete_map=ui.TIER_COLOURS,
+        )
         ui.chart(fig, key="segment-tiers", height=300)
     with right:
         shown = [c for c in PREVIEW_COLUMNS if c in columns] + [c for c in chosen if c not in PREVIEW_COLUMNS]
