@@ -366,7 +366,15 @@ def form_view(
         if editing:
             values = {name: getattr(record, name, None) for name in resource.fields_for_form(editing=True)}
         else:
-            values = {k: v for k, v in request.query_params.items() if k in resource.fields_for_form(editing=False)}
+            names = resource.fields_for_form(editing=False)
+            schema = resource.create_schema
+            assert schema is not None
+            values = {
+                n: schema.model_fields[n].default
+                for n in names
+                if schema.model_fields[n].default is not None and not callable(schema.model_fields[n].default)
+            }
+            values.update({k: v for k, v in request.query_params.items() if k in names})
     if custom is None:
         custom = dict(getattr(record, "custom", None) or {}) if editing else {}
     context = {
