@@ -1,22 +1,18 @@
 """Dashboards stage: sign-in with the CRM's own accounts, and what each role may open.
 
-Passwords are checked with ``crm_app.security.verify_password`` against the ``users`` table; repeated
-failures lock the account for a while exactly as the web app does (``failed_login_count`` /
-``locked_until``), so the dashboards are no side door for guessing passwords.
+Sign-in runs the web app's own check (``crm_app.web.auth.authenticate``: ``crm_app.security.verify_password``
+on the ``users`` table, the lockout through ``failed_login_count`` / ``locked_until``, throttling per address),
+so the dashboards are no side door for guessing passwords.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from typing import Any
 
 from crm_app.db import get_engine, session_scope
 from crm_app.errors import CrmError
-from crm_app.models import User, utcnow
-from crm_app.security import verify_password
+from crm_app.models import User
 from crm_app.services.visibility import (
     ADMIN,
     EXECUTIVE,
@@ -27,10 +23,6 @@ from crm_app.services.visibility import (
     Viewer,
     viewer_for,
 )
-
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
-GENERIC_FAILURE = "Wrong username or password."
 
 # Roles that see every row of the warehouse; managers see their department tree, field staff their own book.
 ALL_DATA_ROLES = frozenset({ADMIN, EXECUTIVE, MARKETING})
@@ -64,6 +56,16 @@ class LoginError(CrmError):
     """A refused sign-in; the message is safe to show (it never says whether the user exists)."""
 
 
+def _address_limiter() -> Any:
+    from crm_app.web.auth import AddressLimiter
+
+    return AddressLimiter()
+
+
+# Failed sign-ins per client address, for this server process (the web app keeps its own).
+_limiter = _address_limiter()
+
+
 @dataclass(frozen=True)
 class Scope:
     """Which warehouse rows a viewer may see: everything, a department tree, or their own records."""
@@ -93,44 +95,23 @@ def pages_for(viewer: Viewer) -> tuple[str, ...]:
     return ROLE_PAGES.get(viewer.role, ())
 
 
-def _find_user(session: Session, username: str) -> User | None:
-    return session.scalar(select(User).where(func.lower(User.username) == username.strip().lower()))
+def authenticate(username: str, password: str, *, address: str = "unknown") -> Viewer:
+    """The signed-in viewer, or LoginError with a message to show.
 
+    The check is the web app's own (``crm_app.web.auth.authenticate``): same password hashing, same lockout
+    after repeated failures (``failed_login_count`` / ``locked_until``), same throttling per client address.
+    """
+    from crm_app.web.auth import authenticate as app_authenticate
 
-def authenticate(username: str, password: str, *, now: dt.datetime | None = None) -> Viewer:
-    """The signed-in viewer, or LoginError with a message to show; failures count towards a lockout."""
     if not username.strip() or not password:
         raise LoginError("Enter your username and password.")
-    moment = now or utcnow()
     with session_scope(get_engine()) as session:
-        user = _find_user(session, username)
-        if user is None or user.deleted_at is not None or not user.password_hash:
-            raise LoginError(GENERIC_FAILURE)
-        if user.locked_until is not None and user.locked_until > moment:
-            minutes = max(1, int((user.locked_until - moment).total_seconds() // 60) + 1)
-            raise LoginError(
-                f"Too many failed sign-ins: this account is locked for about {minutes} more minute"
-                f"{'s' if minutes != 1 else ''}. Try again later or ask an administrator."
-            )
-        if not verify_password(user.password_hash, password):
-            user.failed_login_count = (user.failed_login_count or 0) + 1
-            if user.failed_login_count >= MAX_FAILED_LOGINS:
-                user.locked_until = moment + LOCKOUT
-                user.failed_login_count = 0
-                session.commit()
-                raise LoginError(
-                    f"Too many failed sign-ins: this account is locked for {int(LOCKOUT.total_seconds() // 60)} "
-                    "minutes."
-                )
-            session.commit()
-            raise LoginError(GENERIC_FAILURE)
-        if not user.is_active:
-            raise LoginError("This account is disabled; ask an administrator.")
+        outcome = app_authenticate(session, _limiter, address, username, password)
+        if outcome.user is None:
+            raise LoginError(outcome.error or "Sign-in refused.")
+        user: User = outcome.user
         if not pages_for_role(user.role):
             raise LoginError("Your role has no dashboards.")
-        user.failed_login_count = 0
-        user.locked_until = None
-        user.last_login_at = moment
         viewer = viewer_for(session, user)
     # The session-state copy carries no ORM object: it outlives the database session.
     return Viewer(

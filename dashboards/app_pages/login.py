@@ -17,7 +17,7 @@ with st.form("login", border=True, width=420):
 
 if submitted:
     try:
-        viewer = authenticate(username, password)
+        viewer = authenticate(username or "", password or "", address=st.context.ip_address or "unknown")
     except LoginError as exc:
         st.error(str(exc), icon=":material/lock:")
     else:

@@ -1,4 +1,4 @@
-"""Dashboards sign-in: the CRM's accounts and passwords, the same lockout as the app, scopes by role."""
+"""Dashboards sign-in: the CRM's accounts and passwords, the app's own lockout, scopes and pages by role."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from sqlalchemy.orm import Session
 
 from crm_app.models import User, utcnow
 from crm_app.security import hash_password
-from dashboards.auth import MAX_FAILED_LOGINS, LoginError, authenticate, pages_for, scope_for
+from crm_app.web.auth import MAX_FAILURES
+from dashboards.auth import LoginError, authenticate, pages_for, scope_for
 from tests import factories
 
 PASSWORD = "correct horse battery"
@@ -21,49 +22,54 @@ def _user(session: Session, role: str = "executive", **values: object) -> User:
     return user
 
 
+def _reload(session: Session, user: User) -> User:
+    session.expire_all()
+    found = session.get(User, user.id)
+    assert found is not None
+    return found
+
+
 def test_sign_in_with_the_crm_password_returns_the_viewer(session: Session, crm_env: dict[str, str]) -> None:
     dept = factories.department(session)
     child = factories.department(session, parent_id=dept.id)
     user = _user(session, role="manager", department_id=dept.id, failed_login_count=2)
 
-    viewer = authenticate(user.username.upper(), PASSWORD)
+    viewer = authenticate(user.username, PASSWORD)
 
     assert (viewer.id, viewer.role) == (user.id, "manager")
     assert set(viewer.department_tree) == {dept.id, child.id}
     assert viewer.user is None  # no ORM object survives into the Streamlit session
-    session.expire_all()
-    refreshed = session.get(User, user.id)
-    assert refreshed is not None
+    refreshed = _reload(session, user)
     assert refreshed.failed_login_count == 0 and refreshed.last_login_at is not None
 
 
 def test_wrong_password_and_unknown_user_get_the_same_message(session: Session, crm_env: dict[str, str]) -> None:
     user = _user(session)
-    with pytest.raises(LoginError, match="Wrong username or password") as wrong:
+    with pytest.raises(LoginError, match="Wrong user name or password") as wrong:
         authenticate(user.username, "not the password")
     with pytest.raises(LoginError) as unknown:
         authenticate("nobody-here", "whatever-password")
     assert str(wrong.value) == str(unknown.value)
-    session.expire_all()
-    assert session.get(User, user.id).failed_login_count == 1  # type: ignore[union-attr]
+    assert _reload(session, user).failed_login_count == 1
 
 
 def test_repeated_failures_lock_the_account_even_for_the_right_password(
     session: Session, crm_env: dict[str, str]
 ) -> None:
     user = _user(session)
-    for _ in range(MAX_FAILED_LOGINS - 1):
-        with pytest.raises(LoginError, match="Wrong username"):
+    for _ in range(MAX_FAILURES - 1):
+        with pytest.raises(LoginError, match="Wrong user name"):
             authenticate(user.username, "guess-guess")
     with pytest.raises(LoginError, match="locked"):
         authenticate(user.username, "guess-guess")
     with pytest.raises(LoginError, match="locked"):
         authenticate(user.username, PASSWORD)
-    session.expire_all()
-    locked = session.get(User, user.id)
-    assert locked is not None and locked.locked_until is not None and locked.locked_until > utcnow()
-    # once the lock has expired the right password works again
-    assert authenticate(user.username, PASSWORD, now=locked.locked_until + dt.timedelta(seconds=1)).id == user.id
+    locked = _reload(session, user)
+    assert locked.locked_until is not None and locked.locked_until > utcnow()
+    # once the lock has run out the right password works again
+    locked.locked_until = utcnow() - dt.timedelta(seconds=1)
+    session.commit()
+    assert authenticate(user.username, PASSWORD).id == user.id
 
 
 def test_disabled_deleted_and_passwordless_accounts_cannot_sign_in(session: Session, crm_env: dict[str, str]) -> None:
@@ -71,12 +77,9 @@ def test_disabled_deleted_and_passwordless_accounts_cannot_sign_in(session: Sess
     deleted = _user(session, deleted_at=utcnow())
     no_password = factories.user(session, role="executive")
     session.commit()
-    with pytest.raises(LoginError, match="disabled"):
-        authenticate(disabled.username, PASSWORD)
-    with pytest.raises(LoginError, match="Wrong username"):
-        authenticate(deleted.username, PASSWORD)
-    with pytest.raises(LoginError, match="Wrong username"):
-        authenticate(no_password.username, "any-password")
+    for name in (disabled.username, deleted.username, no_password.username):
+        with pytest.raises(LoginError, match="Wrong user name"):
+            authenticate(name, PASSWORD)
     with pytest.raises(LoginError, match="Enter your username"):
         authenticate("  ", PASSWORD)
 
