@@ -1234,6 +1234,13 @@ class Chunk:
         order = np.lexsort((key, lines_of))
         last = np.r_[np.flatnonzero(np.diff(lines_of[order])), len(order) - 1] if len(order) else np.zeros(0, int)
         product = lines.product[line[order[last]]]
+        if self.first == 1 and m:
+            # the demo agent always has a few cases on their desk: the latest service-desk ones wait
+            demo_agent = int(np.flatnonzero(w.agents.ids == w.users["agent"])[0])
+            desk = np.flatnonzero(~is_repair)
+            latest = desk[np.argsort(-opened[desk])][:3]
+            agent[latest] = demo_agent
+            days[latest] = np.maximum(days[latest], end - opened[latest] + rng.uniform(2, 10, len(latest)))
         resolved = opened + days
         closed = resolved + rng.exponential(1.5, m)
         status = np.select(
