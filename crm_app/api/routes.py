@@ -80,8 +80,9 @@ def add_resource_api(spec: Resource) -> None:
     name = spec.name
     read = spec.read_schema
     params_model = _params_model(spec)
+    items_type: Any = list[read]  # type: ignore[valid-type]
     list_model = create_model(
-        f"{_camel(name)}Page", items=(list[read], ...), total=(int, ...), page=(int, ...), page_size=(int, ...)
+        f"{_camel(name)}Page", items=(items_type, ...), total=(int, ...), page=(int, ...), page_size=(int, ...)
     )
     tag = spec.title
 

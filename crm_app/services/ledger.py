@@ -45,7 +45,7 @@ def ledger_query(
         .subquery()
     )
     paid_amount = func.coalesce(paid.c.paid, 0)
-    query = (
+    query: Any = (
         select(
             Order.id,
             Order.number,
@@ -96,7 +96,7 @@ def ledger_page(
     ordered = query.order_by(column.desc() if sort.startswith("-") else column.asc(), Order.id.desc())
     rows = session.execute(ordered.limit(page_size).offset((page - 1) * page_size)).all()
     return (
-        [LedgerRow(*row) for row in rows],
+        [LedgerRow(*tuple(row)) for row in rows],  # type: ignore[arg-type]
         int(totals[0]),
         {"amount": Decimal(totals[1]), "paid": Decimal(totals[2]), "outstanding": Decimal(totals[3])},
     )

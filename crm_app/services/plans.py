@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -64,8 +65,8 @@ def plan_actual(session: Session, plan: SalesPlan) -> PlanActual:
     if plan.category_id is not None:
         lines = lines.join(Product, Product.id == OrderLine.product_id).where(Product.category_id == plan.category_id)
     revenue, quantity = session.execute(lines).one()
-    collections = session.scalar(paid) if plan.category_id is None else ZERO
-    return PlanActual(plan, Decimal(revenue or 0), Decimal(collections or 0), Decimal(quantity or 0))
+    collections: Any = session.scalar(paid) if plan.category_id is None else ZERO
+    return PlanActual(plan, Decimal(str(revenue or 0)), Decimal(str(collections or 0)), Decimal(str(quantity or 0)))
 
 
 __all__ = ["PlanActual", "User", "plan_actual"]

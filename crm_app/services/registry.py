@@ -64,7 +64,7 @@ def _same_account(session: Session, values: Mapping[str, Any], account_id: int |
     for key, model in (("contact_id", Contact), ("opportunity_id", Opportunity)):
         ref = values.get(key)
         if ref is not None:
-            found = session.get(model, ref)
+            found: Any = session.get(model, ref)
             if found is None or found.account_id != account_id:
                 errors[key] = "belongs to another account"
     if errors:

@@ -9,7 +9,7 @@ import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, func, or_, select
@@ -59,7 +59,7 @@ DEFAULT_PAGE_SIZE = 25
 
 # ------------------------------------------------------------------------------------------ labels
 
-LABELS: dict[str, Callable[[], ColumnElement[Any]]] = {
+LABELS: dict[str, Callable[[], Any]] = {
     "accounts": lambda: Account.name,
     "contacts": lambda: Contact.first_name + " " + Contact.last_name,
     "opportunities": lambda: Opportunity.name,
@@ -378,7 +378,7 @@ def export_csv(
     base = list_query(viewer, resource, params).order_by(resource.model.id)
     del query
     while True:
-        rows = session.scalars(base.where(resource.model.id > last_id).limit(chunk)).all()
+        rows: list[Any] = list(session.scalars(base.where(resource.model.id > last_id).limit(chunk)).all())
         if not rows:
             break
         buffer.seek(0)
@@ -582,7 +582,7 @@ def delete(session: Session, viewer: Viewer, resource: Resource, record_id: int,
     require_write(session, viewer, resource.entity, record)
     if not resource.deletable or not isinstance(record, SoftDeleteMixin):
         raise PermissionDeniedError(f"{resource.title.lower()} cannot be deleted")
-    return records.soft_delete(session, record, viewer.user, version)
+    return records.soft_delete(session, cast(Any, record), viewer.user, version)
 
 
 def get(session: Session, viewer: Viewer, resource: Resource, record_id: int) -> Any:
@@ -600,7 +600,7 @@ def child_rows(
     model: Any = rule(child.entity).model
     query = restrict(select(model).where(getattr(model, child.fk) == parent_id), viewer, child.entity)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(model.id.desc()).limit(limit)).all()
+    rows: list[Any] = session.scalars(query.order_by(model.id.desc()).limit(limit)).all()  # type: ignore[assignment]
     return list(rows), int(total)
 
 

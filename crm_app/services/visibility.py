@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, false, or_, select
 from sqlalchemy.orm import Session
@@ -59,6 +59,8 @@ from crm_app.models import (
     Template,
     User,
 )
+
+SelectT = TypeVar("SelectT", bound=Select)  # type: ignore[type-arg]
 
 ADMIN = "admin"
 EXECUTIVE = "executive"
@@ -309,15 +311,16 @@ def visible_ids(viewer: Viewer, entity: str) -> Select[Any]:
     return query
 
 
-def restrict(query: Select[Any], viewer: Viewer, entity: str, *, include_deleted: bool = False) -> Select[Any]:
+def restrict(query: SelectT, viewer: Viewer, entity: str, *, include_deleted: bool = False) -> SelectT:
     """Add to ``query`` (selecting from ``entity``'s table) the WHERE clauses of ``viewer``'s scope."""
     model: Any = rule(entity).model
+    result: Any = query
     clause = scope_clause(viewer, entity)
     if clause is not None:
-        query = query.where(clause)
+        result = result.where(clause)
     if not include_deleted and issubclass(model, SoftDeleteMixin):
-        query = query.where(model.deleted_at.is_(None))
-    return query
+        result = result.where(model.deleted_at.is_(None))
+    return cast(SelectT, result)
 
 
 def get_visible(session: Session, viewer: Viewer, entity: str, record_id: int) -> Any:

@@ -197,10 +197,9 @@ def _echo_demo_logins() -> None:
     import click
 
     try:
-        from ingest.demo_data import DEMO_LOGINS, DEMO_PASSWORD  # type: ignore[attr-defined]
-    except ImportError:
+        from ingest.demo_data import DEMO_LOGINS, DEMO_PASSWORD
+    except ImportError:  # no demo data generator installed: nothing to announce
         return
-    logins = DEMO_LOGINS.items() if isinstance(DEMO_LOGINS, dict) else DEMO_LOGINS
     click.echo(f"Demo logins (password {DEMO_PASSWORD!r}):")
-    for entry in logins:
-        click.echo(f"  {entry[0] if isinstance(entry, tuple) else entry}")
+    for login in DEMO_LOGINS:
+        click.echo(f"  {login.username:<8} {login.description}")

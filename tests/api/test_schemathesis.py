@@ -36,7 +36,7 @@ def test_api_never_answers_with_a_server_error(app, world: World, admin_headers:
 
         @given(case=operation.as_strategy())
         @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
-        def run(case) -> None:  # type: ignore[no-untyped-def]
+        def run(case, operation=operation) -> None:  # type: ignore[no-untyped-def]
             if "/users/" in operation.path and case.path_parameters.get("record_id") == admin_id:
                 return  # changing or deleting the signed-in admin would end the session the fuzzing uses
             response = case.call(headers=admin_headers)

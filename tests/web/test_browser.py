@@ -45,9 +45,13 @@ def live_server(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[tuple[s
     import uvicorn
 
     world = build_world(engine)
-    settings = Settings(database_url=db_url, data_dir=tmp_path / "var", secret_key="browser-test-secret-0123456789abcdef")
+    settings = Settings(
+        database_url=db_url, data_dir=tmp_path / "var", secret_key="browser-test-secret-0123456789abcdef"
+    )
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

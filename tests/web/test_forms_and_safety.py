@@ -69,9 +69,7 @@ def test_login_form_itself_needs_the_token(app) -> None:  # type: ignore[no-unty
         assert response.status_code == 403
 
 
-def test_invalid_form_re_renders_with_what_the_user_typed_and_field_messages(
-    world: World, sign_in, engine
-) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_form_re_renders_with_what_the_user_typed_and_field_messages(world: World, sign_in, engine) -> None:  # type: ignore[no-untyped-def]
     client = sign_in("rep1")
     response = client.form_post(
         "/accounts/new",
@@ -107,9 +105,7 @@ def test_api_validation_names_each_field_and_never_500s(world: World, sign_in) -
     assert hidden.json()["errors"] == {"account_id": "unknown account"}
 
 
-def test_second_save_of_a_stale_version_is_refused_and_nothing_is_overwritten(
-    world: World, sign_in, engine
-) -> None:  # type: ignore[no-untyped-def]
+def test_second_save_of_a_stale_version_is_refused_and_nothing_is_overwritten(world: World, sign_in, engine) -> None:  # type: ignore[no-untyped-def]
     first = sign_in("rep1")
     second = sign_in("boss")
     account_id = world.records["accounts"][0].id

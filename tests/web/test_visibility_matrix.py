@@ -137,7 +137,7 @@ def test_visibility_matrix_has_no_leaks(username: str, world: World, sign_in) ->
     for entity in ENTITIES:
         spec = RESOURCES[entity]
         visible = expected(world, username, entity)
-        readable = entity == "custom_fields" and role == "admin" or entity != "custom_fields"
+        readable = (entity == "custom_fields" and role == "admin") or entity != "custom_fields"
         readable = readable and not (
             (role in ("sales_rep", "service_agent") and entity == "purchase_orders")
             or (role == "marketing_analyst" and entity in ("sales_plans", "purchase_orders"))

@@ -34,9 +34,7 @@ def _version(client, url: str) -> int:  # type: ignore[no-untyped-def]
     return int(client.get(url).json()["version"])
 
 
-def test_board_move_writes_stage_history_and_losing_needs_reason_and_competitor(
-    world: World, sign_in, engine
-) -> None:  # type: ignore[no-untyped-def]
+def test_board_move_writes_stage_history_and_losing_needs_reason_and_competitor(world: World, sign_in, engine) -> None:  # type: ignore[no-untyped-def]
     client = sign_in("rep1")
     deal = world.records["opportunities"][0].id
     board = client.get("/opportunities/board")
@@ -171,14 +169,17 @@ def test_repeating_task_shows_each_occurrence_and_completing_one_keeps_the_serie
 ) -> None:  # type: ignore[no-untyped-def]
     client = sign_in("rep1")
     start = dt.datetime.combine(dt.date.today() - dt.timedelta(days=2), dt.time(9, 0))
-    bad = client.api(
-        "POST", "/api/v1/activities", json={"subject": "Weekly call", "recurrence_rule": "FREQ=SOMETIMES"}
-    )
+    bad = client.api("POST", "/api/v1/activities", json={"subject": "Weekly call", "recurrence_rule": "FREQ=SOMETIMES"})
     assert bad.status_code == 422 and "repeat rule" in str(bad.json())
     created = client.api(
         "POST",
         "/api/v1/activities",
-        json={"subject": "Daily stand-up", "kind": "task", "due_at": start.isoformat(), "recurrence_rule": "FREQ=DAILY"},
+        json={
+            "subject": "Daily stand-up",
+            "kind": "task",
+            "due_at": start.isoformat(),
+            "recurrence_rule": "FREQ=DAILY",
+        },
     )
     assert created.status_code == 201, created.text
     my_day = client.get("/").text
@@ -249,7 +250,13 @@ def test_contact_centre_logs_a_call_on_the_account_timeline(world: World, sign_i
     assert client.get(f"/contact-centre?account_id={account}").status_code == 200
     logged = client.form_post(
         "/contact-centre/log",
-        {"account_id": account, "channel": "phone", "direction": "inbound", "status": "received", "subject": "Wants a callback"},
+        {
+            "account_id": account,
+            "channel": "phone",
+            "direction": "inbound",
+            "status": "received",
+            "subject": "Wants a callback",
+        },
     )
     assert logged.status_code == 303
     assert "Wants a callback" in client.get(f"/accounts/{account}").text

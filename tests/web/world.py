@@ -31,7 +31,6 @@ from crm_app.models import (
     Department,
     DocumentTemplate,
     DocumentTemplateLine,
-    Opportunity,
     PipelineStage,
     PricePolicy,
     PricePolicyItem,
@@ -169,7 +168,9 @@ def build_world(engine: Engine) -> World:
         session.add(category)
         session.flush()
         world.add("product_categories", Rec(category.id))
-        product = Product(sku="P-1", name="Widget", category_id=category.id, list_price=Decimal("100"), unit_cost=Decimal("60"))
+        product = Product(
+            sku="P-1", name="Widget", category_id=category.id, list_price=Decimal("100"), unit_cost=Decimal("60")
+        )
         session.add(product)
         session.flush()
         world.add("products", Rec(product.id))
@@ -299,9 +300,7 @@ def build_world(engine: Engine) -> World:
             plan = SalesPlan(period_month=dt.date.today().replace(day=1), target_revenue=Decimal("1000"), **plan_values)
             session.add(plan)
             session.flush()
-            world.add(
-                "sales_plans", Rec(plan.id, plan_values.get("user_id"), plan_values.get("department_id"), None)
-            )
+            world.add("sales_plans", Rec(plan.id, plan_values.get("user_id"), plan_values.get("department_id"), None))
         supplier_id = next(r.id for r in world.records["accounts"] if r.owner == u["boss2"])
         for owner in ("boss", "boss2"):
             po = PurchaseOrder(
@@ -312,11 +311,19 @@ def build_world(engine: Engine) -> World:
                 order_date=dt.date.today(),
                 total_amount=Decimal("60"),
             )
-            po.lines.append(PurchaseOrderLine(position=1, product_id=product.id, quantity=Decimal(1), unit_cost=Decimal(60), line_total=Decimal(60)))
+            po.lines.append(
+                PurchaseOrderLine(
+                    position=1,
+                    product_id=product.id,
+                    quantity=Decimal(1),
+                    unit_cost=Decimal(60),
+                    line_total=Decimal(60),
+                )
+            )
             session.add(po)
             session.flush()
             world.add("purchase_orders", Rec(po.id, u[owner], po.department_id, None))
-        for username, user_id in u.items():
+        for user_id in u.values():
             world.add("users", Rec(user_id))
         for dept_id in d.values():
             world.add("departments", Rec(dept_id))
