@@ -12,7 +12,7 @@ import subprocess
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -204,7 +204,7 @@ def test_lines_are_priced_as_the_pricing_service_prices_them(demo: tuple) -> Non
     with Session(engine) as session:
         products = {p.id: p for p in session.scalars(select(Product))}
         policies = {p.id: p for p in session.scalars(select(PricePolicy))}
-        lines = session.execute(
+        lines: Sequence[Any] = session.execute(
             text(
                 "select a.price_policy_id, l.product_id, l.quantity, l.unit_price, l.discount_pct, l.line_total "
                 "from order_lines l join orders o on o.id = l.order_id join accounts a on a.id = o.account_id "
@@ -454,7 +454,7 @@ def test_document_numbers_follow_the_apps_scheme_and_the_app_can_continue(demo: 
     refs = [r for (r,) in rows(engine, "select external_ref from accounts where kind = 'customer' order by id")]
     assert refs == [f"CUST-{i:07d}" for i in range(1, CUSTOMERS + 1)]
     with Session(engine) as session:
-        top = session.scalar(select(func.max(Order.id)))
+        top = session.scalar(select(func.max(Order.id))) or 0
         assert next_number(session, Order, "SO") == f"SO-{top + 1:07d}"
         # the id sequences moved past the loaded rows: the app's own inserts still work
         account = create_record(session, Account, {"name": "Walk-in customer", "kind": "customer"}, None)
