@@ -1,6 +1,6 @@
 {#- The BG/NBD + Gamma-Gamma input: one row per customer with at least one purchase occasion, times in days
     from the first occasion (x = repeat occasions, t_x = recency, T = age at the as-of date). Also the same
-    history as it stood `value_change_period_days` earlier, so the model can say whether P(alive) fell. -#}
+    history as it stood `p_alive_lookback_days` earlier, so the model can say whether P(alive) fell. -#}
 with
 
 occasions as (
@@ -11,7 +11,7 @@ occasions as (
 
 earlier as (
 
-    select {{ as_of_date_plus(- var('value_change_period_days') | int) }} as earlier_date
+    select {{ as_of_date_plus(- var('p_alive_lookback_days') | int) }} as earlier_date
 
 ),
 
@@ -50,12 +50,12 @@ final as (
                 when per_customer.occasion_count > 1
                     then per_customer.repeat_net_revenue / (per_customer.occasion_count - 1)
                 else 0
-            end as {{ dbt.type_float() }}
+            end as {{ type_double() }}
         ) as monetary_value,
         -- null when the customer has no positive net revenue: the model then uses the overall rate
         cast(
             case when per_customer.net_revenue > 0 then per_customer.gross_margin / per_customer.net_revenue end
-            as {{ dbt.type_float() }}
+            as {{ type_double() }}
         ) as margin_rate,
         -- the same customer seen from the earlier date (null if they had not bought yet)
         case

@@ -1,5 +1,5 @@
 {#- One pass over the customer's orders and occasions: lifetime, trailing-12-month, prior-12-month and the
-    two care periods (last var value_change_period_days and the one before), plus collections. -#}
+    two care periods (the last var value_change_period_days and the period before), plus collections. -#}
 with
 
 orders as (
@@ -70,6 +70,9 @@ occasion_totals as (
         count(distinct case
             when occasion_date > {{ as_of_date_plus(-365) }} then {{ dbt.date_trunc('month', 'occasion_date') }}
         end) as t12m_active_months,
+        sum(case when occasion_date > {{ as_of_date_plus(-2 * var('value_change_period_days') | int) }}
+            and occasion_date <= {{ as_of_date_plus(- var('value_change_period_days') | int) }}
+            then 1 else 0 end) as previous_period_occasion_count,
         avg(days_since_previous) as avg_days_between_occasions,
         stddev_samp(days_since_previous) as stddev_days_between_occasions
 
@@ -104,6 +107,7 @@ final as (
         occasion_totals.last_occasion_date,
         coalesce(occasion_totals.t12m_occasion_count, 0) as t12m_occasion_count,
         coalesce(occasion_totals.t12m_active_months, 0) as t12m_active_months,
+        coalesce(occasion_totals.previous_period_occasion_count, 0) as previous_period_occasion_count,
         occasion_totals.avg_days_between_occasions,
         occasion_totals.stddev_days_between_occasions
 

@@ -17,8 +17,7 @@ final as (
         min(root_category_id) as root_category_id,
         sum(net_quantity) as net_quantity,
         sum(net_revenue) as net_revenue,
-        sum(gross_margin) as gross_margin,
-        count(distinct case when order_kind = 'sale' then order_id end) as order_count
+        sum(gross_margin) as gross_margin
 
     from lines
     group by account_id, product_id

@@ -27,7 +27,7 @@ final as (
         avg(case
             when satisfaction is not null
                 and coalesce(closed_at, resolved_at) >= cast({{ as_of_date_plus(-364) }} as {{ dbt.type_timestamp() }})
-                then cast(satisfaction as {{ dbt.type_float() }})
+                then cast(satisfaction as {{ type_double() }})
         end) as t12m_avg_satisfaction,
         min(case
             when satisfaction is not null

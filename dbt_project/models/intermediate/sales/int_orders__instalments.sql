@@ -1,8 +1,8 @@
-{#- What each booked sale still has to collect, instalment by instalment, as of the as-of date.
-    Payments settle the earliest instalments first. -#}
+{#- What each booked sale not yet fully paid still has to collect, instalment by instalment, as of the
+    as-of date. Payments settle the earliest instalments first. -#}
 with
 
-orders as (
+booked_sales as (
 
     select * from {{ ref('int_orders__scoped') }}
     where order_kind = 'sale' and is_revenue
@@ -33,6 +33,17 @@ paid_per_order as (
 
     from payments
     group by order_id
+
+),
+
+-- most sales are paid in full: only the others have anything left to allocate
+orders as (
+
+    select booked_sales.*
+    from booked_sales
+    left join paid_per_order
+        on booked_sales.order_id = paid_per_order.order_id
+    where booked_sales.total_amount > coalesce(paid_per_order.paid_amount, 0)
 
 ),
 

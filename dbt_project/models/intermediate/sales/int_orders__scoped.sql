@@ -48,7 +48,7 @@ final as (
         scoped.channel,
         scoped.order_status,
         scoped.order_date,
-        {{ dbt.date_trunc('month', 'scoped.order_date') }} as order_month,
+        cast({{ dbt.date_trunc('month', 'scoped.order_date') }} as date) as order_month,
         -- a return belongs to the purchase occasion of the sale it returns
         coalesce(sales.order_date, scoped.order_date) as occasion_date,
         scoped.opportunity_id,

@@ -34,6 +34,8 @@ departments as (
 
 {%- set threshold = var('value_change_threshold') %}
 {%- set period = var('value_change_period_days') | int %}
+{%- set lookback = var('p_alive_lookback_days') | int %}
+{%- set tiers = var('value_changing_tiers') %}
 
 signals as (
 
@@ -48,6 +50,7 @@ signals as (
         service.oldest_open_complaint_date,
         coalesce(service.t12m_rated_case_count, 0) as t12m_rated_case_count,
         service.t12m_avg_satisfaction,
+        coalesce(windows.previous_period_occasion_count, 0) as previous_period_occasion_count,
         coalesce(windows.overdue_amount, 0) as overdue_amount,
         windows.oldest_overdue_due_date
 
@@ -68,10 +71,11 @@ flagged as (
         signals.overdue_amount > 0
             and signals.oldest_overdue_due_date < {{ as_of_date_plus(- var('overdue_grace_days') | int) }}
             as has_overdue_collections,
-        signals.value_tier in ('top', 'high', 'medium')
+        signals.value_tier in ({% for tier in tiers %}'{{ tier }}'{{ ',' if not loop.last }}{% endfor %})
+            and signals.previous_period_occasion_count >= {{ var('value_change_min_occasions') }}
             and signals.spend_change is not null
             and abs(signals.spend_change) > {{ threshold }} as has_spend_change,
-        signals.value_tier in ('top', 'high', 'medium')
+        signals.value_tier in ({% for tier in tiers %}'{{ tier }}'{{ ',' if not loop.last }}{% endfor %})
             and signals.p_alive < {{ var('p_alive_alert') }}
             and signals.p_alive_earlier - signals.p_alive >= {{ var('p_alive_drop') }} as has_falling_p_alive
 
@@ -129,7 +133,7 @@ value_changing_customers as (
             end,
             case when has_falling_p_alive then
                 'chance of still being an active customer fell from ' || {{ number_text('100 * p_alive_earlier', 0) }}
-                || '% to ' || {{ number_text('100 * p_alive', 0) }} || '% over the last {{ period }} days'
+                || '% to ' || {{ number_text('100 * p_alive', 0) }} || '% over the last {{ lookback }} days'
             end
         ) as reason,
         (case when has_spend_change then 1 else 0 end)

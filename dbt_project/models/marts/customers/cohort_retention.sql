@@ -79,7 +79,7 @@ final as (
         cohorts.region,
         cohorts.cohort_size,
         coalesce(activity.active_customers, 0) as active_customers,
-        cast(coalesce(activity.active_customers, 0) as {{ dbt.type_float() }}) / cohorts.cohort_size
+        cast(coalesce(activity.active_customers, 0) as {{ type_double() }}) / cohorts.cohort_size
             as retention_rate,
         coalesce(activity.net_revenue, 0) as net_revenue,
         coalesce(activity.gross_margin, 0) as gross_margin

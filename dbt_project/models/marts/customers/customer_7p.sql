@@ -178,6 +178,8 @@ cross_sell as (
     inner join affinity
         on product_summary.top_product_id = affinity.antecedent_product_id
         and affinity.lift > 1
+        -- the ten best partners of a product are plenty to find one the customer has not bought
+        and affinity.lift_rank_for_antecedent <= 10
     left join product_mix as bought
         on product_summary.account_id = bought.account_id
         and affinity.consequent_product_id = bought.product_id
@@ -339,7 +341,7 @@ final as (
         coalesce(campaign_summary.campaigns_converted, 0) as promotion_campaigns_converted,
         case
             when campaign_summary.campaigns_sent > 0
-                then cast(campaign_summary.campaigns_responded as {{ dbt.type_float() }}) / campaign_summary.campaigns_sent
+                then cast(campaign_summary.campaigns_responded as {{ type_double() }}) / campaign_summary.campaigns_sent
         end as promotion_response_rate,
         campaign_summary.last_campaign_id as promotion_last_campaign_id,
         last_campaigns.campaign_name as promotion_last_campaign_name,

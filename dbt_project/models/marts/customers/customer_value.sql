@@ -65,12 +65,12 @@ valued as (
         summary.frequency,
         summary.recency,
         summary.age,
-        cast(scores.p_alive as {{ dbt.type_float() }}) as p_alive,
-        cast(scores.p_alive_earlier as {{ dbt.type_float() }}) as p_alive_earlier,
-        cast(scores.expected_purchases as {{ dbt.type_float() }}) as expected_purchases,
-        cast(scores.expected_avg_order_value as {{ dbt.type_float() }}) as expected_avg_order_value,
+        cast(scores.p_alive as {{ type_double() }}) as p_alive,
+        cast(scores.p_alive_earlier as {{ type_double() }}) as p_alive_earlier,
+        cast(scores.expected_purchases as {{ type_double() }}) as expected_purchases,
+        cast(scores.expected_avg_order_value as {{ type_double() }}) as expected_avg_order_value,
         -- never bought: no model value yet (BG/NBD starts at the first purchase)
-        cast(coalesce(scores.predicted_clv, 0) as {{ dbt.type_float() }}) as predicted_clv,
+        cast(coalesce(scores.predicted_clv, 0) as {{ type_double() }}) as predicted_clv,
         coalesce(windows.lifetime_net_revenue, 0) as lifetime_net_revenue,
         coalesce(windows.lifetime_gross_margin, 0) as lifetime_gross_margin,
         coalesce(windows.t12m_net_revenue, 0) as t12m_net_revenue,
@@ -99,9 +99,9 @@ scored as (
     select
         valued.*,
         -- potential value (DESIGN.md §4): open pipeline weighted by stage probability + model value
-        cast(valued.weighted_pipeline_amount as {{ dbt.type_float() }}) + valued.predicted_clv as potential_value,
+        cast(valued.weighted_pipeline_amount as {{ type_double() }}) + valued.predicted_clv as potential_value,
         -- what the tier ranks: margin earned in the last 12 months + margin the model expects to come
-        cast(valued.t12m_gross_margin as {{ dbt.type_float() }}) + valued.predicted_clv as value_score
+        cast(valued.t12m_gross_margin as {{ type_double() }}) + valued.predicted_clv as value_score
 
     from valued
 

@@ -90,10 +90,10 @@ final as (
         coalesce(reach.sent_count, 0) as sent_count,
         coalesce(reach.responded_count, 0) as responded_count,
         coalesce(reach.converted_count, 0) as converted_count,
-        case when reach.sent_count > 0 then cast(reach.responded_count as {{ dbt.type_float() }}) / reach.sent_count end
+        case when reach.sent_count > 0 then cast(reach.responded_count as {{ type_double() }}) / reach.sent_count end
             as response_rate,
         case
-            when reach.targeted_count > 0 then cast(reach.converted_count as {{ dbt.type_float() }}) / reach.targeted_count
+            when reach.targeted_count > 0 then cast(reach.converted_count as {{ type_double() }}) / reach.targeted_count
         end as conversion_rate,
         reach.avg_days_to_response,
         coalesce(acquired.acquired_customer_count, 0) as acquired_customer_count,
@@ -103,7 +103,7 @@ final as (
         coalesce(deals.lost_count, 0) as lost_count,
         case
             when coalesce(deals.won_count, 0) + coalesce(deals.lost_count, 0) > 0
-                then cast(deals.won_count as {{ dbt.type_float() }}) / (deals.won_count + deals.lost_count)
+                then cast(deals.won_count as {{ type_double() }}) / (deals.won_count + deals.lost_count)
         end as win_rate,
         coalesce(deals.attributed_won_revenue, 0) as attributed_won_revenue,
         coalesce(deals.weighted_open_pipeline, 0) as weighted_open_pipeline,

@@ -113,7 +113,7 @@ final as (
         -- our win rate in deals where this competitor was the main competitor
         case
             when coalesce(deals.won_count, 0) + coalesce(deals.lost_count, 0) > 0
-                then cast(deals.won_count as {{ dbt.type_float() }}) / (deals.won_count + deals.lost_count)
+                then cast(deals.won_count as {{ type_double() }}) / (deals.won_count + deals.lost_count)
         end as win_rate_against,
         coalesce(deals.lost_to_competitor_reason_count, 0) as lost_to_competitor_reason_count,
         coalesce(orders.competitor_order_count, 0) as competitor_order_count,

@@ -69,10 +69,10 @@ measured as (
         -- support: share of all orders holding both; confidence: share of orders with the antecedent that
         -- also hold the consequent; lift: confidence over the consequent's own share (> 1: bought together
         -- more often than chance)
-        cast(pairs.pair_order_count as {{ dbt.type_float() }}) / basket_count.order_count as support,
-        cast(pairs.pair_order_count as {{ dbt.type_float() }}) / antecedents.order_count as confidence,
-        (cast(pairs.pair_order_count as {{ dbt.type_float() }}) / antecedents.order_count)
-            / (cast(consequents.order_count as {{ dbt.type_float() }}) / basket_count.order_count) as lift
+        cast(pairs.pair_order_count as {{ type_double() }}) / basket_count.order_count as support,
+        cast(pairs.pair_order_count as {{ type_double() }}) / antecedents.order_count as confidence,
+        (cast(pairs.pair_order_count as {{ type_double() }}) / antecedents.order_count)
+            / (cast(consequents.order_count as {{ type_double() }}) / basket_count.order_count) as lift
 
     from pairs
     inner join product_orders as antecedents

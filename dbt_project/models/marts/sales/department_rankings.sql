@@ -126,7 +126,7 @@ measured as (
         coalesce(rollup.t12m_gross_margin, 0) as t12m_gross_margin,
         case
             when rollup.t12m_closed_count > 0
-                then cast(rollup.t12m_won_count as {{ dbt.type_float() }}) / rollup.t12m_closed_count
+                then cast(rollup.t12m_won_count as {{ type_double() }}) / rollup.t12m_closed_count
         end as t12m_win_rate
 
     from departments

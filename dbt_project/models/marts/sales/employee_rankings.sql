@@ -74,7 +74,7 @@ customer_service as (
             when cases.satisfaction is not null
                 and coalesce(cases.closed_at, cases.resolved_at)
                     >= cast({{ as_of_date_plus(-364) }} as {{ dbt.type_timestamp() }})
-                then cast(cases.satisfaction as {{ dbt.type_float() }})
+                then cast(cases.satisfaction as {{ type_double() }})
         end) as customer_avg_satisfaction
 
     from cases
@@ -92,7 +92,7 @@ handled as (
         owner_id as user_id,
         count(*) as handled_case_count,
         avg(resolution_hours) as avg_resolution_hours,
-        avg(cast(satisfaction as {{ dbt.type_float() }})) as handled_avg_satisfaction
+        avg(cast(satisfaction as {{ type_double() }})) as handled_avg_satisfaction
 
     from cases
     where owner_id is not null and opened_date > {{ as_of_date_plus(-365) }}
@@ -119,13 +119,13 @@ measured as (
         coalesce(deals.won_amount, 0) as t12m_won_amount,
         case
             when coalesce(deals.won_count, 0) + coalesce(deals.lost_count, 0) > 0
-                then cast(deals.won_count as {{ dbt.type_float() }}) / (deals.won_count + deals.lost_count)
+                then cast(deals.won_count as {{ type_double() }}) / (deals.won_count + deals.lost_count)
         end as t12m_win_rate,
         coalesce(customer_service.customer_complaint_count, 0) as t12m_customer_complaints,
         -- complaints per active customer
         case
             when coalesce(sales.active_customer_count, 0) > 0
-                then cast(coalesce(customer_service.customer_complaint_count, 0) as {{ dbt.type_float() }})
+                then cast(coalesce(customer_service.customer_complaint_count, 0) as {{ type_double() }})
                     / sales.active_customer_count
         end as t12m_complaint_rate,
         customer_service.customer_avg_satisfaction as t12m_customer_satisfaction,

@@ -67,7 +67,7 @@ final as (
         case
             when path.next_stage_id is not null and count(furthest.opportunity_id) > 0
                 then cast(count(case when furthest.furthest_stage_position >= path.next_stage_position then 1 end)
-                    as {{ dbt.type_float() }}) / count(furthest.opportunity_id)
+                    as {{ type_double() }}) / count(furthest.opportunity_id)
         end as conversion_rate,
         -- the same, counting only deals already decided at this stage (advanced or lost here)
         case
@@ -77,7 +77,7 @@ final as (
                         then 1
                 end) > 0
                 then cast(count(case when furthest.furthest_stage_position >= path.next_stage_position then 1 end)
-                    as {{ dbt.type_float() }})
+                    as {{ type_double() }})
                     / count(case
                         when furthest.furthest_stage_position > path.stage_position
                             or furthest.opportunity_status = 'lost'

@@ -20,12 +20,12 @@ final as (
         sum(case when opportunity_status = 'won' then amount else 0 end) as won_amount,
         sum(case when opportunity_status = 'lost' then amount else 0 end) as lost_amount,
         -- win rate = won / (won + lost) closed in the period (DESIGN.md §4)
-        cast(count(case when opportunity_status = 'won' then 1 end) as {{ dbt.type_float() }}) / count(*)
+        cast(count(case when opportunity_status = 'won' then 1 end) as {{ type_double() }}) / count(*)
             as win_rate,
         case
             when sum(amount) > 0
-                then cast(sum(case when opportunity_status = 'won' then amount else 0 end) as {{ dbt.type_float() }})
-                    / cast(sum(amount) as {{ dbt.type_float() }})
+                then cast(sum(case when opportunity_status = 'won' then amount else 0 end) as {{ type_double() }})
+                    / cast(sum(amount) as {{ type_double() }})
         end as win_rate_amount,
         -- sales cycle = close - created, won deals only; the sum lets filtered views re-average
         sum(case when opportunity_status = 'won' then sales_cycle_days else 0 end) as won_cycle_days_sum,

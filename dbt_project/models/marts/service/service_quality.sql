@@ -62,7 +62,7 @@ case_facts as (
         percentile_cont(0.5) within group (order by resolution_hours) as median_resolution_hours,
         count(satisfaction) as rated_cases,
         sum(satisfaction) as satisfaction_sum,
-        avg(cast(satisfaction as {{ dbt.type_float() }})) as avg_satisfaction,
+        avg(cast(satisfaction as {{ type_double() }})) as avg_satisfaction,
         count(case when satisfaction <= {{ var('low_satisfaction_max') }} then 1 end) as low_satisfaction_cases
 {%- endset %}
 
@@ -232,7 +232,7 @@ final as (
         rated_complaints as complaints_for_rate,
         sale_orders,
         case
-            when sale_orders > 0 then cast(rated_complaints as {{ dbt.type_float() }}) / sale_orders
+            when sale_orders > 0 then cast(rated_complaints as {{ type_double() }}) / sale_orders
         end as complaint_rate
 
     from combined
