@@ -48,7 +48,7 @@ RATIO_WORDS = ("rate", "share", "ratio", "attainment", "p_alive", "probability",
 # ---------------------------------------------------------------------------------------------- numbers
 
 
-def _is_missing(value: Any) -> bool:
+def is_missing(value: Any) -> bool:
     if value is None:
         return True
     try:
@@ -59,7 +59,7 @@ def _is_missing(value: Any) -> bool:
 
 def money(value: Any, *, compact: bool = False) -> str:
     """A money figure in whole currency units with separators (``1,234,567``), or ``4.56 M`` when compact."""
-    if _is_missing(value):
+    if is_missing(value):
         return "—"
     number = float(value)
     if not compact:
@@ -76,32 +76,32 @@ def money(value: Any, *, compact: bool = False) -> str:
 
 def percent(value: Any, digits: int = 1) -> str:
     """A ratio (0..1) as a percentage."""
-    if _is_missing(value):
+    if is_missing(value):
         return "—"
     return f"{float(value) * 100:.{digits}f}%"
 
 
 def count(value: Any) -> str:
-    if _is_missing(value):
+    if is_missing(value):
         return "—"
     return f"{int(value):,}"
 
 
 def number(value: Any, digits: int = 1) -> str:
-    if _is_missing(value):
+    if is_missing(value):
         return "—"
     return f"{float(value):,.{digits}f}"
 
 
 def days(value: Any) -> str:
-    if _is_missing(value):
+    if is_missing(value):
         return "—"
     return f"{float(value):,.1f} days"
 
 
 def change(current: Any, previous: Any) -> str | None:
     """The change against the prior period as a signed percentage (None when there is nothing to compare)."""
-    if _is_missing(current) or _is_missing(previous) or float(previous) == 0:
+    if is_missing(current) or is_missing(previous) or float(previous) == 0:
         return None
     ratio = (float(current) - float(previous)) / abs(float(previous))
     if math.isinf(ratio) or math.isnan(ratio):
@@ -133,7 +133,7 @@ def kpi_money(
     delta_color: Literal["normal", "inverse", "off"] = "normal",
 ) -> None:
     """A money KPI shown compact (``2.44 M``), with the exact figure in its tooltip."""
-    exact = f"Exact: {money(amount)}" if not _is_missing(amount) else None
+    exact = f"Exact: {money(amount)}" if not is_missing(amount) else None
     tip = "  \n".join(part for part in (help, exact) if part) or None
     kpi(label, money(amount, compact=True), delta, help=tip, delta_color=delta_color)
 
@@ -240,7 +240,7 @@ def filters_caption(parts: Sequence[str]) -> None:
 
 
 def as_date(value: Any) -> dt.date | None:
-    if _is_missing(value):
+    if is_missing(value):
         return None
     if isinstance(value, dt.datetime):
         return value.date()

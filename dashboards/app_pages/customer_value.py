@@ -28,7 +28,7 @@ SEVEN_P = (
 
 
 def _value(name: str, value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
+    if ui.is_missing(value):
         return "—"
     lowered = name.lower()
     if hasattr(value, "strftime"):
