@@ -232,7 +232,7 @@ class Chunk:
         policy[via_partner] = 0  # the partner buys at partner terms; its end customer pays list price
         self.policy = policy
         # latent behaviour: the hidden truth
-        self.rate = np.minimum(rng.gamma(1.1, 13.5 / 1.1, n) * SIZE_FREQ[self.size], 52.0)
+        self.rate = np.minimum(rng.gamma(1.1, 15.0 / 1.1, n) * SIZE_FREQ[self.size], 52.0)
         self.p_drop = rng.beta(1.2, 7.0, n)
         self.sensitivity = rng.gamma(2.0, 0.5, n)
         self.payer = rng.choice(3, n, p=[0.70, 0.24, 0.06])  # good, slow, bad
@@ -1138,7 +1138,7 @@ class Chunk:
         payer = np.where(refund, 0, self.payer[plan_cust])
         delay = np.select(
             [payer == 0, payer == 1],
-            [rng.uniform(-10, 3, m), rng.uniform(0, 45, m)],
+            [rng.uniform(-10, 1, m), rng.uniform(-2, 40, m)],
             rng.uniform(10, 90, m),
         )
         never = (payer == 2) & (rng.random(m) < 0.25)

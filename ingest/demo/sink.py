@@ -208,13 +208,7 @@ class PostgresCopySink(_ConnectionSink):
             copy.write(buffer.getvalue())
 
     def finish(self, tables: Iterable[str]) -> None:
-        for table in tables:
-            # Rows came with explicit ids: move each id sequence past them so the app's inserts fit.
-            self.execute(
-                f"select setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
-                f'coalesce((select max(id) from "{table}"), 0) + 1, false)'
-            )
-            self.execute(f'analyze "{table}"')
+        _advance_sequences(self, tables)
 
 
 class ExecutemanySink(_ConnectionSink):
@@ -236,7 +230,17 @@ class ExecutemanySink(_ConnectionSink):
 
     def finish(self, tables: Iterable[str]) -> None:
         if self.backend == "postgresql":
-            PostgresCopySink.finish(self, tables)  # type: ignore[arg-type]
+            _advance_sequences(self, tables)
+
+
+def _advance_sequences(sink: Sink, tables: Iterable[str]) -> None:
+    """Rows came with explicit ids: move each PostgreSQL id sequence past them so the app's inserts fit."""
+    for table in tables:
+        sink.execute(
+            f"select setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+            f'coalesce((select max(id) from "{table}"), 0) + 1, false)'
+        )
+        sink.execute(f'analyze "{table}"')
 
 
 def open_sink(engine: Engine, *, prefer_executemany: bool = False) -> Sink:
