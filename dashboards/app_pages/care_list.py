@@ -98,7 +98,6 @@ def render() -> None:
             icon=":material/add_task:",
             type="primary",
             key="care-create",
-            disabled=missing <= 0,
         ):
             try:
                 items = _items(data.care_rows(scope, filters, kinds))
