@@ -119,7 +119,7 @@ def make_baskets(
     leaf = np.where(r < 0.45, favourite_leaves[doc, 0], np.where(r < 0.70, favourite_leaves[doc, 1], -1))
     product = pick_products(rng, catalogue, leaf)
     # the second line is often the first line's companion product
-    first = np.r_[0, np.cumsum(n_lines)[:-1]]
+    first = np.cumsum(n_lines) - n_lines
     with_two = (n_lines >= 2) & (rng.random(n_docs) < 0.4)
     product[first[with_two] + 1] = catalogue.companion[product[first[with_two]]]
     keep = np.sort(np.unique(doc * catalogue.size + product, return_index=True)[1])

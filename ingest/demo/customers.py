@@ -21,7 +21,7 @@ from ingest.demo import vocab
 from ingest.demo.baskets import Lines, cents, make_baskets, percent
 from ingest.demo.clock import Clock
 from ingest.demo.deals import history, simulate
-from ingest.demo.sink import Sink, frame, json_texts
+from ingest.demo.sink import Sink, frame, json_texts, without_empty_columns
 from ingest.demo.world import (
     CHANNEL_GROUP,
     KEY_GROUP,
@@ -153,7 +153,7 @@ class Chunk:
         for table in self.ctx.table_order:
             parts = self.pending.pop(table, None)
             if parts:
-                data = pa.concat_tables(parts)
+                data = without_empty_columns(table, pa.concat_tables(parts))
                 self.ctx.sink.write(table, data)
                 self.ctx.totals.counts[table] = self.ctx.totals.counts.get(table, 0) + data.num_rows
         if self.pending:
@@ -246,7 +246,7 @@ class Chunk:
         self.ids = self.take("accounts", n)
         self.contact_count = np.minimum(1 + rng.poisson(0.3 + 0.35 * self.size), 5)
         self.contact_ids = self.take("contacts", int(self.contact_count.sum()))
-        self.primary_row = np.r_[0, np.cumsum(self.contact_count)[:-1]]
+        self.primary_row = np.cumsum(self.contact_count) - self.contact_count
         self.primary_contact = self.contact_ids[self.primary_row]
         words = list(vocab.INDUSTRIES.values())
         core = pa.array([words[i][k] for i, k in zip(self.industry, rng.integers(0, 5, n), strict=True)])
@@ -1103,7 +1103,7 @@ class Chunk:
         terms = np.where(total > 2_000_000, 3, self.terms[cust])  # big orders: a third now, then 30/60 days
         count = np.array([1, 1, 2, 3])[terms]
         order = np.repeat(np.arange(e), count)
-        k = np.arange(len(order)) - np.repeat(np.r_[0, np.cumsum(count)[:-1]], count)
+        k = np.arange(len(order)) - np.repeat(np.cumsum(count) - count, count)
         offsets = np.array([[0, 0, 0], [30, 0, 0], [30, 60, 0], [0, 30, 60]])
         due = t[order] + offsets[terms[order], k]
         n_parts = count[order]
@@ -1226,7 +1226,7 @@ class Chunk:
         # the product concerned: likelier the one that breaks (or, for repairs, the hardware)
         start, count = self.line_start[event], self.line_count[event]
         lines_of = np.repeat(np.arange(m), count)
-        line = np.repeat(start, count) + (np.arange(count.sum()) - np.repeat(np.r_[0, np.cumsum(count)[:-1]], count))
+        line = np.repeat(start, count) + (np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count))
         weight = cat.defect[lines.product[line]] * np.where(
             is_repair[lines_of], cat.is_hardware[lines.product[line]] + 1e-9, 1.0
         )
@@ -1248,7 +1248,7 @@ class Chunk:
         )
         ids = self.take("cases", m)
         cust = self.ev_cust[event]
-        subject = np.array([rng.choice(vocab.CASE_SUBJECTS[k]) for k in kind])
+        subject = np.array([rng.choice(vocab.CASE_SUBJECTS[k]) for k in kind], dtype=object).astype(str)
         self.add(
             "cases",
             {

@@ -173,6 +173,7 @@ class Ids:
 def text_join(*parts: Any, sep: str = "") -> pa.Array:
     """Element-wise concatenation of string arrays and constants."""
     arrays = [p if isinstance(p, pa.Array | pa.ChunkedArray) else pa.scalar(str(p)) for p in parts]
+    arrays = [a.cast(pa.string()) if isinstance(a, pa.Array) and a.type != pa.string() else a for a in arrays]
     return pc.binary_join_element_wise(*arrays, sep)
 
 

@@ -718,3 +718,15 @@ def test_clock_office_hours_keep_order_and_day() -> None:
     assert (np.floor(stamped) == np.floor(days)).all()
     hours = (stamped - np.floor(stamped)) * 24
     assert ((hours >= 8) & (hours <= 18)).all() and stamped.max() <= clock.end
+
+
+@pytest.mark.parametrize(("customers", "months"), [(1, 1), (3, 240)], ids=["one-customer-one-month", "twenty-years"])
+def test_tiny_and_long_histories_work(sqlite_template: Path, tmp_path: Path, customers: int, months: int) -> None:
+    engine = fresh_sqlite(sqlite_template, tmp_path)
+    summary = generate(engine, DemoConfig(customers=customers, months=months, seed=9), tmp_path, progress=False)
+    assert len(pd.read_parquet(summary.truth_path)) == customers
+    first = rows(engine, "select min(created_at) from accounts where kind = 'customer'")[0][0]
+    assert as_datetime(first) >= summary.as_of - dt.timedelta(days=31 * months + 1)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    engine.dispose()
