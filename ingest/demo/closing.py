@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
 
 from ingest.demo.baskets import cents
 from ingest.demo.clock import Clock
@@ -222,26 +223,32 @@ class Closing:
     # ----------------------------------------------------------------------------- recurring tasks
 
     def _recurring_tasks(self) -> None:
-        """Series of recurring tasks: the open next occurrence carries the rule; past ones are done."""
-        w, clock = self.w, self.clock
-        today = clock.now.date()
-        next_monday = today + dt.timedelta(days=(7 - today.weekday()) % 7 or 7)
-        next_workday = today + dt.timedelta(days=1 if today.weekday() < 4 else 7 - today.weekday())
-        next_first = clock.month_date(clock.current_month + 1)
-        series = (  # owners, subject, rule, next due, step back in days, past occurrences
-            (w.reps.ids, "Weekly pipeline review", "FREQ=WEEKLY;BYDAY=MO", next_monday, 7, 4, "sales"),
-            (np.array([w.users["rep"]]), "Call top customers", "FREQ=WEEKLY;BYDAY=FR",
-             today + dt.timedelta(days=(4 - today.weekday()) % 7 or 7), 7, 4, "care"),
-            (w.agents.ids, "Review the case queue", "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR", next_workday, 1, 3, "service"),
-            (w.managers, "Monthly plan review", "FREQ=MONTHLY;BYMONTHDAY=1", next_first, 30, 2, "internal"),
-            (w.analysts, "Campaign results review", "FREQ=MONTHLY;BYMONTHDAY=1", next_first, 30, 2, "marketing"),
+        """Series of recurring tasks as the app keeps them (crm_app.services.activities): the open parent
+        carries the rule and starts the series (``due_at`` = first occurrence); each occurrence already
+        done is a child task due at exactly that occurrence. The next occurrence falls due soon."""
+        w, clock, rng = self.w, self.clock, self.rng
+        now = clock.now
+        week, day = dt.timedelta(weeks=1), dt.timedelta(days=1)
+        series = (  # owners, subject, rule, hour of day, how far back the series starts, purpose
+            (w.reps.ids, "Weekly pipeline review", "FREQ=WEEKLY;BYDAY=MO", 9, 5 * week, "sales"),
+            (np.array([w.users["rep"]]), "Call top customers", "FREQ=WEEKLY;BYDAY=FR", 14, 4 * week, "care"),
+            (w.agents.ids, "Review the case queue", "FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR", 8, 8 * day, "service"),
+            (w.managers, "Monthly plan review", "FREQ=MONTHLY;BYMONTHDAY=1", 10, 75 * day, "internal"),
+            (w.analysts, "Campaign results review", "FREQ=MONTHLY;BYMONTHDAY=2", 11, 75 * day, "marketing"),
         )  # fmt: skip
-        start = dt.datetime.combine(clock.start, dt.time())
-        for owners, subject, rule, due, step, past, purpose in series:
+        origin = dt.datetime.combine(clock.start, dt.time())
+
+        def days(moments: list[dt.datetime]) -> np.ndarray:
+            return np.array([(m - origin).total_seconds() / 86_400 for m in moments], dtype=np.float64)
+
+        for owners, subject, rule, hour, back, purpose in series:
+            first = dt.datetime.combine((now - back).date(), dt.time(hour))
+            occurrences = list(rrulestr(rule, dtstart=first).between(first, now, inc=True))
+            if not occurrences:
+                continue
             n = len(owners)
-            due_day = (dt.datetime.combine(due, dt.time(9)) - start).total_seconds() / 86_400
             parent_ids = self.ids.take("activities", n)
-            created = np.full(n, max(clock.end - 120, 0.0))
+            start = days(occurrences[:1])[0]
             self.add(
                 "activities",
                 {
@@ -251,27 +258,30 @@ class Closing:
                     "subject": subject,
                     "status": "open",
                     "owner_id": owners,
-                    "due_at": clock.datetimes(np.full(n, due_day)),
+                    "due_at": clock.datetimes(np.full(n, start)),
                     "recurrence_rule": rule,
-                    "created_at": clock.datetimes(created),
+                    "created_at": clock.datetimes(np.full(n, start - 1)),
                 },
             )
-            back = np.arange(1, past + 1) * step
-            when = np.repeat(due_day, past * n) - np.tile(back, n)
-            when = np.where(when > clock.end, when - step * past, when)
+            due = days(occurrences)
+            # every occurrence so far is done, except (for some owners) the latest: it is overdue now
+            done = np.ones((n, len(due)), dtype=bool)
+            done[:, -1] = rng.random(n) < 0.8
+            owner_index, occurrence = np.nonzero(done)
+            when = due[occurrence]
             self.add(
                 "activities",
                 {
-                    "id": self.ids.take("activities", n * past),
+                    "id": self.ids.take("activities", len(when)),
                     "kind": "task",
                     "purpose": purpose,
                     "subject": subject,
                     "status": "done",
-                    "owner_id": np.repeat(owners, past),
+                    "owner_id": owners[owner_index],
                     "due_at": clock.datetimes(when),
-                    "done_at": clock.datetimes(np.minimum(when + 1 / 24, clock.end)),
-                    "recurrence_parent_id": np.repeat(parent_ids, past),
-                    "created_at": clock.datetimes(np.maximum(np.minimum(when - 0.5, clock.end), created[0])),
+                    "done_at": clock.datetimes(np.minimum(when + rng.uniform(0.02, 0.2, len(when)), clock.end)),
+                    "recurrence_parent_id": parent_ids[owner_index],
+                    "created_at": clock.datetimes(np.minimum(when, clock.end)),
                 },
             )
 

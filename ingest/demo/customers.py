@@ -1467,7 +1467,9 @@ class Chunk:
             minutes=np.where(kind == "call", rng.integers(5, 30, len(cust)), 0),
         )
         key = np.flatnonzero((self.tier == "A") & (self.lifecycle != "lost"))
-        quarter = self.clock.month_starts[self.clock.current_month + 1 + (2 - self.clock.current_month % 3)] + 9 / 24
+        current = self.clock.current_month
+        calendar_month = (self.clock.start.month - 1 + current) % 12  # 0 = January
+        quarter = self.clock.month_starts[current + 3 - calendar_month % 3] + 9 / 24  # next quarter, 09:00
         self._activity(
             kind="meeting",
             purpose="care",

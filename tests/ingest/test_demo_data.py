@@ -28,6 +28,7 @@ from crm_app.db import make_engine
 from crm_app.migrations import upgrade
 from crm_app.models import (
     Account,
+    Activity,
     Base,
     Order,
     PipelineStage,
@@ -36,6 +37,7 @@ from crm_app.models import (
     User,
 )
 from crm_app.security import verify_password
+from crm_app.services.activities import occurrences
 from crm_app.services.pricing import line_amounts, policy_price
 from crm_app.services.records import create_record, next_number
 from crm_app.services.setup import seed_reference_data
@@ -394,11 +396,17 @@ def test_dashboards_get_recent_activity_and_work_ahead(demo: tuple) -> None:
     assert recent[0][0] > 0
     open_cases = rows(engine, "select count(*) from cases where status in ('open', 'in_progress')")[0][0]
     assert open_cases > 0
-    weekly = rows(
-        engine,
-        "select due_at from activities where status = 'open' and recurrence_rule = 'FREQ=WEEKLY;BYDAY=MO'",
-    )
-    assert weekly and all(AS_OF < as_datetime(d) <= AS_OF + dt.timedelta(days=7) for (d,) in weekly)
+    with Session(engine) as session:
+        weekly = session.scalars(
+            select(Activity).where(Activity.status == "open", Activity.recurrence_rule == "FREQ=WEEKLY;BYDAY=MO")
+        ).all()
+        assert weekly
+        for task in weekly:  # as the app expands the series: the next occurrence is due within a week
+            upcoming = occurrences(task, AS_OF, AS_OF + dt.timedelta(days=7))
+            assert len(upcoming) == 1 and upcoming[0].weekday() == 0 and upcoming[0].hour == 9
+            done = session.scalars(select(Activity.due_at).where(Activity.recurrence_parent_id == task.id)).all()
+            past = occurrences(task, task.due_at, AS_OF)
+            assert set(done) <= set(past) and len(done) >= len(past) - 1
     series = rows(engine, "select count(*) from activities where recurrence_parent_id is not null")[0][0]
     assert series > 0
     channels = {c for (c,) in rows(engine, "select distinct channel from communications")}
