@@ -26,10 +26,11 @@ from crm_app.models import (
     utcnow,
 )
 from crm_app.services.activities import DueTask, due_tasks
-from crm_app.services.visibility import Viewer, get_visible, restrict, visible_ids
+from crm_app.services.visibility import Viewer, get_visible, restrict
 
 ZERO = Decimal("0")
-TIMELINE_LIMIT = 60
+TIMELINE_LIMIT = 25
+SECTION_LIMIT = 10  # rows per section of the 360 view; each section links to its full list
 
 
 @dataclass
@@ -75,7 +76,7 @@ def paid_by_order(session: Session, order_ids: list[int]) -> dict[int, Decimal]:
     return {order_id: Decimal(total or 0) for order_id, total in rows}
 
 
-def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 50) -> Account360:
+def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = SECTION_LIMIT) -> Account360:
     """Everything about one visible account the viewer may see: people, deals, documents, money, service."""
     account: Account = get_visible(session, viewer, "accounts", account_id)
 
@@ -130,7 +131,7 @@ def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 
     )
     stats = _account_stats(session, viewer, account)
     stats["outstanding"] = sum((r.outstanding for r in order_rows if r.order.kind == "sale"), ZERO)
-    timeline = _timeline(session, viewer, account, orders, payments)
+    timeline = _timeline(session, viewer, account, orders, payments, [o.id for o in opportunities])
     return Account360(
         account=account,
         contacts=contacts,
@@ -196,7 +197,12 @@ def _account_stats(session: Session, viewer: Viewer, account: Account) -> dict[s
 
 
 def _timeline(
-    session: Session, viewer: Viewer, account: Account, orders: list[Order], payments: list[Payment]
+    session: Session,
+    viewer: Viewer,
+    account: Account,
+    orders: list[Order],
+    payments: list[Payment],
+    opportunity_ids: list[int],
 ) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     activities = session.scalars(
@@ -230,10 +236,7 @@ def _timeline(
         select(OpportunityStageHistory, Opportunity.name, PipelineStage.name)
         .join(Opportunity, Opportunity.id == OpportunityStageHistory.opportunity_id)
         .join(PipelineStage, PipelineStage.id == OpportunityStageHistory.to_stage_id)
-        .where(
-            Opportunity.account_id == account.id,
-            Opportunity.id.in_(visible_ids(viewer, "opportunities")),
-        )
+        .where(OpportunityStageHistory.opportunity_id.in_(opportunity_ids))
         .order_by(OpportunityStageHistory.changed_at.desc())
         .limit(TIMELINE_LIMIT)
     ).all()

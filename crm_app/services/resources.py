@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -186,6 +186,9 @@ class Resource:
     create_schema: type[BaseModel] | None = None
     update_schema: type[BaseModel] | None = None
     search: tuple[str, ...] = ()
+    # indexed columns searched first by "starts with" (an index range); the slower "contains" search over
+    # ``search`` runs only when that finds nothing
+    prefix_search: tuple[str, ...] = ()
     filters: tuple[FilterSpec, ...] = ()
     default_sort: str = "-id"
     refs: Mapping[str, str] = field(default_factory=dict)
@@ -234,6 +237,19 @@ class ListParams:
     page: int = 1
     page_size: int = DEFAULT_PAGE_SIZE
     filters: dict[str, Any] = field(default_factory=dict)
+    prefix: bool = False  # search by "starts with" on the resource's indexed columns
+
+
+def prefix_clause(model: Any, columns: tuple[str, ...], q: str) -> ColumnElement[bool]:
+    """Rows whose column starts with ``q`` as typed, in lower, upper, or capitalised case: index ranges only."""
+    variants = {q, q.lower(), q.upper(), q.capitalize(), q.title()}
+    terms = []
+    for name in columns:
+        column = getattr(model, name)
+        for variant in variants:
+            upper = variant[:-1] + chr(ord(variant[-1]) + 1)
+            terms.append(and_(column >= variant, column < upper))
+    return or_(*terms)
 
 
 @dataclass
@@ -297,9 +313,12 @@ def list_query(viewer: Viewer, resource: Resource, params: ListParams) -> Select
     query: Select[Any] = restrict(select(model), viewer, resource.entity)
     if resource.base_filter is not None:
         query = query.where(resource.base_filter())
-    if params.q and resource.search:
-        pattern = f"%{_escape_like(params.q.strip())}%"
-        query = query.where(or_(*(getattr(model, col).ilike(pattern, escape="\\") for col in resource.search)))
+    if params.q and (resource.search or resource.prefix_search):
+        if params.prefix and resource.prefix_search:
+            query = query.where(prefix_clause(model, resource.prefix_search, params.q.strip()))
+        else:
+            pattern = f"%{_escape_like(params.q.strip())}%"
+            query = query.where(or_(*(getattr(model, col).ilike(pattern, escape="\\") for col in resource.search)))
     for spec in resource.filters:
         if spec.key not in params.filters:
             continue
@@ -312,7 +331,7 @@ def list_query(viewer: Viewer, resource: Resource, params: ListParams) -> Select
     return query
 
 
-def order_clause(resource: Resource, sort: str | None) -> list[Any]:
+def order_clause(resource: Resource, sort: str | None, *, searching: bool = False) -> list[Any]:
     key = sort or resource.default_sort
     descending = key.startswith("-")
     name = key.lstrip("-")
@@ -321,19 +340,32 @@ def order_clause(resource: Resource, sort: str | None) -> list[Any]:
         name = resource.default_sort.lstrip("-")
         descending = resource.default_sort.startswith("-")
     column = getattr(model, name)
+    if searching and isinstance(column.type, String):
+        # sorting the few matches beats walking the whole name index in order to find them
+        column = func.lower(column)
     primary = column.desc() if descending else column.asc()
     return [primary, model.id.desc() if descending else model.id.asc()]
 
 
 def list_page(session: Session, viewer: Viewer, resource: Resource, params: ListParams) -> Page:
+    """One page of the visible rows; a search tries "starts with" (indexed) before "contains"."""
     if not rule(resource.entity).can_read(viewer.role):
         raise NotFoundError(f"{resource.title} are not available to you")
-    query = list_query(viewer, resource, params)
     page_size = max(1, min(params.page_size, MAX_PAGE_SIZE))
     page = max(1, params.page)
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    attempts = [True, False] if params.q and resource.prefix_search else [False]
+    if params.q and not resource.search:
+        attempts = [True]
+    for prefix in attempts:
+        params.prefix = prefix
+        query = list_query(viewer, resource, params)
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        if total:
+            break
     rows = session.scalars(
-        query.order_by(*order_clause(resource, params.sort)).limit(page_size).offset((page - 1) * page_size)
+        query.order_by(*order_clause(resource, params.sort, searching=bool(params.q)))
+        .limit(page_size)
+        .offset((page - 1) * page_size)
     ).all()
     return Page(items=list(rows), total=int(total), page=page, page_size=page_size)
 
@@ -368,7 +400,11 @@ def export_csv(
     if not rule(resource.entity).can_read(viewer.role):
         raise NotFoundError(f"{resource.title} are not available to you")
     columns = export_columns(resource, session)
-    query = list_query(viewer, resource, params).order_by(*order_clause(resource, params.sort))
+    if params.q and resource.prefix_search:
+        # the same rows the list shows: "starts with" when that finds any, else "contains"
+        params.prefix = True
+        found = session.scalar(select(func.count()).select_from(list_query(viewer, resource, params).subquery()))
+        params.prefix = bool(found) or not resource.search
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
@@ -376,7 +412,6 @@ def export_csv(
     last_id = 0
     # keyset paging by id keeps memory flat and stays correct while rows are added
     base = list_query(viewer, resource, params).order_by(resource.model.id)
-    del query
     while True:
         rows: list[Any] = list(session.scalars(base.where(resource.model.id > last_id).limit(chunk)).all())
         if not rows:

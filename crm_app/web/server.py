@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -186,11 +187,21 @@ def run(host: str, port: int) -> None:
     check_connection(engine)
     if current_revision(engine) is None:
         raise ConfigurationError("the database has no schema yet: run `crm init` first")
-    app = create_app(settings, engine)
+    engine.dispose()
+    workers = max(1, min(4, os.cpu_count() or 1))
     click.echo(f"CRM web app on http://{host}:{port}/  (API docs: http://{host}:{port}/api/docs)")
     if settings.demo_mode:
         _echo_demo_logins()
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    # one process per core: page rendering is CPU work; each worker builds its app from the same settings
+    uvicorn.run(
+        "crm_app.web.server:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 def _echo_demo_logins() -> None:

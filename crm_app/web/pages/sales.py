@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -29,7 +29,7 @@ from crm_app.web.pages.common import FormDep, blank_lines, form_dict, line_rows,
 from crm_app.web.rendering import flash, redirect, render
 
 router = APIRouter()
-BOARD_CARDS = 40  # cards per column; the column header still counts and sums every deal
+BOARD_CARDS = 20  # newest cards per column; the column header still counts and sums every deal
 
 
 # --------------------------------------------------------------------------------------------- board
@@ -48,19 +48,33 @@ def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLRes
         base = base.where(Opportunity.owner_id == viewer.id)
     elif owner_id:
         base = base.where(Opportunity.owner_id == owner_id)
+    closed_ids = [st.id for st in stages if st.is_closed]
+    # closed columns show the last 30 days; open ones every live deal
+    live = or_(Opportunity.stage_id.not_in(closed_ids), Opportunity.closed_date >= recent) if closed_ids else true()
+    grouped = restrict(
+        select(Opportunity.stage_id, func.count(), func.sum(Opportunity.amount)).where(live), viewer, "opportunities"
+    )
+    if mine:
+        grouped = grouped.where(Opportunity.owner_id == viewer.id)
+    elif owner_id:
+        grouped = grouped.where(Opportunity.owner_id == owner_id)
+    totals = {
+        row[0]: (int(row[1]), Decimal(row[2] or 0)) for row in session.execute(grouped.group_by(Opportunity.stage_id))
+    }
     columns = []
     account_ids: set[int] = set()
     for stage in stages:
         where = [Opportunity.stage_id == stage.id]
         if stage.is_closed:
-            where.append(Opportunity.closed_date >= recent)  # closed columns show the last 30 days
-        counted = base.where(*where).subquery()
-        summary = session.execute(select(func.count(), func.coalesce(func.sum(counted.c.amount), 0))).one()
-        cards = session.scalars(
-            base.where(*where).order_by(Opportunity.amount.desc(), Opportunity.id).limit(BOARD_CARDS)
-        ).all()
+            where.append(Opportunity.closed_date >= recent)
+        count, amount = totals.get(stage.id, (0, Decimal(0)))
+        cards = (
+            session.scalars(base.where(*where).order_by(Opportunity.id.desc()).limit(BOARD_CARDS)).all()
+            if count
+            else []
+        )
         account_ids |= {c.account_id for c in cards}
-        columns.append({"stage": stage, "count": int(summary[0]), "amount": Decimal(summary[1]), "cards": cards})
+        columns.append({"stage": stage, "count": count, "amount": amount, "cards": cards})
     labels = res.ref_labels(session, viewer, {"accounts": account_ids})["accounts"]
     owners = ref_options(session, viewer, "users") if viewer.role not in ("sales_rep", "service_agent") else []
     return render(

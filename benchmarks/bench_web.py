@@ -1,0 +1,243 @@
+"""Benchmark of the web app: p50 / p95 latency and requests/s with concurrent signed-in clients.
+
+Pages measured (issue 3 target: p95 ≤ 100 ms with 10 clients on 100k accounts of demo data):
+account list with a search, account 360, opportunity board — as the admin (sees all 100k accounts) and
+as a sales rep (their own book).
+
+    .venv/bin/python benchmarks/bench_web.py --backend sqlite --customers 100000
+    .venv/bin/python benchmarks/bench_web.py --backend postgresql --customers 100000
+
+The database is generated once (``ingest.demo_data``) and kept for later runs (``--data-dir``); the app runs
+in its own uvicorn process, the load comes from threads of this one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from crm_app.db import make_engine  # noqa: E402
+from crm_app.migrations import upgrade  # noqa: E402
+from crm_app.models import Account, User  # noqa: E402
+from crm_app.services.setup import seed_reference_data  # noqa: E402
+
+PG_ADMIN = os.environ.get("CRM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+TARGET_P95_MS = 100.0
+
+
+def database_url(backend: str, data_dir: Path, customers: int) -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{data_dir / f'bench_web_{customers}.db'}"
+    name = f"bench_web_{customers}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if not conn.execute(text("select 1 from pg_database where datname = :n"), {"n": name}).scalar():
+            conn.exec_driver_sql(f'create database "{name}"')
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+
+
+def prepare(url: str, customers: int, data_dir: Path) -> None:
+    """Migrate and fill the database with demo data unless it already holds the accounts."""
+    engine = make_engine(url)
+    upgrade(engine)
+    with Session(engine) as session:
+        seed_reference_data(session)
+        session.commit()
+        have = session.scalar(select(func.count()).select_from(Account)) or 0
+    if have < customers:
+        from ingest.demo_data import DemoConfig, generate
+
+        print(f"generating demo data for {customers:,} customers …", flush=True)
+        started = time.perf_counter()
+        generate(engine, DemoConfig(customers=customers), truth_dir=data_dir, progress=False)
+        print(f"  done in {time.perf_counter() - started:.0f} s", flush=True)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("analyze")
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("analyze")
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(url: str, port: int, data_dir: Path, workers: int) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "CRM_DATABASE_URL": url,
+        "CRM_DATA_DIR": str(data_dir),
+        "CRM_SECRET_KEY": "benchmark-secret-0123456789abcdefghijklmnop",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "crm_app.web.server:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=1)
+            return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("the app did not start")
+
+
+def sign_in(base: str, username: str, password: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=30)
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, "no CSRF token on the login page"
+    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token.group(1)})
+    if response.status_code != 303:
+        raise SystemExit(f"cannot sign in as {username}: {response.status_code}")
+    return client
+
+
+def search_terms(url: str, username: str, limit: int = 300) -> tuple[list[str], list[int]]:
+    """Words from account names and ids of accounts the user may see (for realistic requests)."""
+    from crm_app.services.visibility import restrict, viewer_for
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        user = session.scalar(select(User).where(User.username == username))
+        assert user is not None, f"no user {username}"
+        viewer = viewer_for(session, user)
+        rows = session.execute(
+            restrict(select(Account.id, Account.name), viewer, "accounts").order_by(Account.id).limit(20_000)
+        ).all()
+    engine.dispose()
+    rng = random.Random(7)
+    sample = rng.sample(rows, min(limit, len(rows)))
+    words = [w for _, name in sample for w in name.split()[:1] if len(w) >= 3]
+    return words or ["a"], [row[0] for row in sample]
+
+
+def measure(
+    clients: list[httpx.Client], make_path: Callable[[random.Random], str], requests: int
+) -> tuple[list[float], float, int]:
+    """Latencies (ms) of ``requests`` GETs spread over the clients running concurrently, and wall time."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    per_client = max(1, requests // len(clients))
+
+    def worker(index: int) -> None:
+        nonlocal errors
+        rng = random.Random(index)
+        client = clients[index]
+        for _ in range(per_client):
+            path = make_path(rng)
+            started = time.perf_counter()
+            response = client.get(path)
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+                if response.status_code != 200:
+                    errors += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        list(pool.map(worker, range(len(clients))))
+    return latencies, time.perf_counter() - started, errors
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--clients", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="app processes, as `crm serve app`")
+    parser.add_argument("--requests", type=int, default=400, help="requests per page and user")
+    parser.add_argument("--users", default="admin,rep", help="demo users to measure as")
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/crm-bench-web"))
+    args = parser.parse_args()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+
+    from ingest.demo_data import DEMO_PASSWORD
+
+    url = database_url(args.backend, args.data_dir, args.customers)
+    prepare(url, args.customers, args.data_dir)
+    port = free_port()
+    server = start_server(url, port, args.data_dir, args.workers)
+    base = f"http://127.0.0.1:{port}"
+    print(
+        f"\nweb app benchmark · {args.backend} · {args.customers:,} customers · {args.clients} concurrent clients · "
+        f"{args.workers} app processes · {os.cpu_count()} cores (shared machine)"
+    )
+    print(f"{'page':<28}{'user':<8}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}{'req/s':>8}  target")
+    failed = False
+    try:
+        for username in args.users.split(","):
+            words, account_ids = search_terms(url, username)
+            clients = [sign_in(base, username, DEMO_PASSWORD) for _ in range(args.clients)]
+            pages: dict[str, Callable[[random.Random], str]] = {
+                "account list with search": lambda rng: f"/accounts?q={rng.choice(words)}",
+                "account 360": lambda rng: f"/accounts/{rng.choice(account_ids)}",
+                "opportunity board": lambda rng: "/opportunities/board",
+            }
+            for label, make_path in pages.items():
+                measure(clients, make_path, args.clients * 2)  # warm-up
+                latencies, wall, errors = measure(clients, make_path, args.requests)
+                p50, p95 = statistics.median(latencies), percentile(latencies, 0.95)
+                ok = p95 <= TARGET_P95_MS and errors == 0
+                failed |= not ok
+                print(
+                    f"{label:<28}{username:<8}{len(latencies):>9}{p50:>9.1f}{p95:>9.1f}{max(latencies):>9.1f}"
+                    f"{len(latencies) / wall:>8.0f}  {'ok' if ok else 'MISSED'}{f' ({errors} errors)' if errors else ''}"
+                )
+            for client in clients:
+                client.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    print(f"\ntarget: p95 ≤ {TARGET_P95_MS:.0f} ms per page; {'all met' if not failed else 'NOT all met'}")
+
+
+if __name__ == "__main__":
+    main()
