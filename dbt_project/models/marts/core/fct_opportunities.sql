@@ -30,7 +30,7 @@ final as (
         stage_probability,
         recorded_probability,
         -- the forecast weights open deals by their stage's probability (DESIGN.md §4)
-        case when opportunity_status = 'open' then amount * stage_probability else 0 end as weighted_amount,
+        case when opportunity_status = 'open' then round(amount * stage_probability, 2) else 0 end as weighted_amount,
         stage_entered_at,
         {{ dbt.datediff('cast(stage_entered_at as date)', as_of_date(), 'day') }} as days_in_current_stage,
         expected_close_date,
