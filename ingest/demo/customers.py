@@ -232,8 +232,8 @@ class Chunk:
         policy[via_partner] = 0  # the partner buys at partner terms; its end customer pays list price
         self.policy = policy
         # latent behaviour: the hidden truth
-        self.rate = np.minimum(rng.gamma(1.1, 15.0 / 1.1, n) * SIZE_FREQ[self.size], 52.0)
-        self.p_drop = rng.beta(1.2, 7.0, n)
+        self.rate = np.minimum(rng.gamma(1.1, 10.0 / 1.1, n) * SIZE_FREQ[self.size], 52.0)
+        self.p_drop = rng.beta(1.1, 12.0, n)
         self.sensitivity = rng.gamma(2.0, 0.5, n)
         self.payer = rng.choice(3, n, p=[0.70, 0.24, 0.06])  # good, slow, bad
         self.terms = rng.choice(3, n, p=[0.2, 0.5, 0.3])  # prepaid, net 30, split 30/60
