@@ -203,3 +203,22 @@ def test_every_form_on_every_page_carries_the_security_token(world: World, sign_
         for form in forms:
             token = re.search(r'name="csrf_token" value="([^"]*)"', form)
             assert token and len(token.group(1)) > 20, f"a form on {url} has no security token: {form[:200]}"
+
+
+def test_search_finds_names_starting_with_the_text_then_names_containing_it(world: World, sign_in, engine) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    with Session(engine) as session:
+        session.add_all([Account(name="Zulu Works", kind="customer"), Account(name="Big Zulu", kind="customer")])
+        session.commit()
+    client = sign_in("admin")
+
+    def names(q: str) -> list[str]:
+        page = client.get("/accounts", params={"q": q}).text
+        return re.findall(r'<tr><td class="col-\w+"><a href="/accounts/\d+">([^<]+)</a>', page)
+
+    assert names("zulu") == ["Zulu Works"]  # any case; "starts with" is answered from the name index
+    assert names("works") == ["Zulu Works"]  # nothing starts with it: names containing it
+    assert names("nothing-like-this") == []
+    api = client.get("/api/v1/accounts", params={"q": "ZULU"}).json()
+    assert [a["name"] for a in api["items"]] == ["Zulu Works"]
