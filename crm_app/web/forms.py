@@ -100,7 +100,9 @@ def schema_specs(
         max_length = prop.get("maxLength")
         required = info.is_required()
         ref = refs.get(name)
-        if ref:
+        if ref and ref not in LABELS:
+            widget = "integer"  # a reference without a readable name (an instalment): typed as its number
+        elif ref:
             widget = "lookup" if ref in LOOKUP_ENTITIES else "select"
         elif choices:
             widget = "select"
