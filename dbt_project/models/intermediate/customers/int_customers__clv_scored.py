@@ -50,6 +50,8 @@ def model(dbt, session):
             earlier["earlier_age"].to_numpy(dtype=float) / time_unit_days,
         )
 
+    # a whole-number key (nullable, for the parameter rows) joins back to the customers without casts
+    customers["account_id"] = customers["account_id"].astype("Int64")
     customers.insert(0, "record_type", "customer")
     params.insert(0, "record_type", "parameter")
     return pd.concat([customers, params], ignore_index=True)
