@@ -243,7 +243,7 @@ class Chunk:
         cat = w.catalogue
         drawn = np.searchsorted(cat.popularity, rng.random((n, 2)) * cat.popularity[-1], side="right")
         self.favourite = cat.leaf[np.minimum(drawn, cat.size - 1)]
-        self.ids = self.take("accounts", n)
+        self.account_ids = self.take("accounts", n)
         self.contact_count = np.minimum(1 + rng.poisson(0.3 + 0.35 * self.size), 5)
         self.contact_ids = self.take("contacts", int(self.contact_count.sum()))
         self.primary_row = np.cumsum(self.contact_count) - self.contact_count
@@ -513,7 +513,7 @@ class Chunk:
         self.add(
             "accounts",
             {
-                "id": self.ids,
+                "id": self.account_ids,
                 "kind": "customer",
                 "name": self.name,
                 "external_ref": numbered("CUST", np.arange(self.first, self.first + n)),
@@ -556,7 +556,7 @@ class Chunk:
             "contacts",
             {
                 "id": self.contact_ids,
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "first_name": first,
                 "last_name": last,
                 "title": pick(rng, vocab.JOB_TITLES, m),
@@ -615,7 +615,7 @@ class Chunk:
                 "name": text_join(
                     self.name.take(pa.array(cust)), " – ", self.w.catalogue.names.take(pa.array(first_product))
                 ),
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "stage_id": stage_id,
                 "status": status,
@@ -673,7 +673,7 @@ class Chunk:
             {
                 "id": ids,
                 "number": numbered("Q", ids),
-                "account_id": self.ids[c],
+                "account_id": self.account_ids[c],
                 "contact_id": self.primary_contact[c],
                 "opportunity_id": deals["ids"][quoted],
                 "owner_id": self.owner[c],
@@ -757,7 +757,7 @@ class Chunk:
             {
                 "id": response_ids,
                 "survey_id": info.survey_id,
-                "account_id": self.ids[c],
+                "account_id": self.account_ids[c],
                 "contact_id": self.primary_contact[c],
                 "opportunity_id": deals["ids"][rows],
                 "user_id": self.owner[c],
@@ -901,7 +901,7 @@ class Chunk:
                 "subject": subject,
                 "status": status,
                 "owner_id": owner,
-                "account_id": None if cust is None else self.ids[cust],
+                "account_id": None if cust is None else self.account_ids[cust],
                 "contact_id": None if cust is None else self.primary_contact[cust],
                 "opportunity_id": opportunity,
                 "case_id": case,
@@ -939,7 +939,7 @@ class Chunk:
                 "channel": channel,
                 "direction": direction,
                 "status": status,
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "campaign_id": campaign,
                 "template_id": template,
@@ -976,7 +976,7 @@ class Chunk:
                 "id": self.order_ids,
                 "number": numbered("SO", self.order_ids),
                 "kind": "sale",
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "opportunity_id": pa.array(opportunity, mask=opportunity < 0),
                 "quote_id": pa.array(quote, mask=quote < 0),
@@ -1062,7 +1062,7 @@ class Chunk:
                 "number": numbered("RT", ids),
                 "kind": "return",
                 "return_of_id": self.order_ids[chosen],
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "owner_id": self.owner[cust],
                 "department_id": self.dept[cust],
@@ -1259,7 +1259,7 @@ class Chunk:
                 "status": status,
                 "subject": subject,
                 "description": text_join("About order ", numbered("SO", self.order_ids[event])),
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "product_id": cat.product_ids[product],
                 "order_id": self.order_ids[event],
@@ -1394,7 +1394,7 @@ class Chunk:
             {
                 "id": self.take("campaign_members", m),
                 "campaign_id": w.campaign_ids[campaign],
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "status": status,
                 "added_at": self.stamp(added),
@@ -1512,7 +1512,7 @@ class Chunk:
             {
                 "id": ids,
                 "survey_id": info.survey_id,
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "case_id": self.case_ids[rows],
                 "user_id": self.w.agents.ids[self.case_agent[rows]],
@@ -1553,7 +1553,7 @@ class Chunk:
             {
                 "id": ids,
                 "survey_id": info.survey_id,
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "contact_id": self.primary_contact[cust],
                 "user_id": w.campaign_owner[c],
                 "responded_at": self.stamp(when),
@@ -1591,7 +1591,7 @@ class Chunk:
             {
                 "id": self.take("competitor_orders", m),
                 "competitor_id": w.competitor_ids[comp],
-                "account_id": self.ids[cust],
+                "account_id": self.account_ids[cust],
                 "competitor_product_id": w.competitor_product_ids[product],
                 "opportunity_id": pa.array(opportunity, mask=opportunity < 0),
                 "order_date": self.dates(when),
@@ -1613,7 +1613,7 @@ class Chunk:
             "account_shares",
             {
                 "id": self.take("account_shares", len(shared)),
-                "account_id": self.ids[shared],
+                "account_id": self.account_ids[shared],
                 "user_id": user,
                 "can_edit": ~to_agent,
                 "created_at": self.stamp(np.minimum(self.t_created[shared] + 5, self.end)),
@@ -1622,9 +1622,9 @@ class Chunk:
         if self.first != 1:
             return
         favourites: list[tuple[int, str, int]] = []
-        mine = self.ids[self.owner == w.users["rep"]][:5]
+        mine = self.account_ids[self.owner == w.users["rep"]][:5]
         favourites += [(w.users["rep"], "accounts", int(a)) for a in mine]
-        top = self.ids[self.tier == "A"][:3]
+        top = self.account_ids[self.tier == "A"][:3]
         favourites += [(w.users["exec"], "accounts", int(a)) for a in top]
         for deals in (self.init_deals, self.more_deals):
             east = deals["ids"][(self.dept[deals["cust"]] == w.dept["SALES-E"]) & deals["run"].is_open][:3]
@@ -1691,7 +1691,7 @@ class Chunk:
 
         return pa.table(
             {
-                "account_id": pa.array(self.ids),
+                "account_id": pa.array(self.account_ids),
                 "external_ref": numbered("CUST", np.arange(self.first, self.first + n)),
                 "purchase_rate_per_year": pa.array(self.rate),
                 "dropout_probability": pa.array(self.p_drop),
