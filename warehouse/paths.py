@@ -11,7 +11,7 @@ from crm_app.settings import Settings, get_settings
 RAW_FILE = "raw.duckdb"
 PUBLISHED_FILE = "crm.duckdb"
 FAILURES_FILE = "refresh_failures.jsonl"
-BUILD_PREFIX = "build-"
+BUILD_FILE = "building.duckdb"
 LOCK_FILE = ".pipeline.lock"
 
 
@@ -35,10 +35,15 @@ def failures_path(settings: Settings | None = None) -> Path:
     return warehouse_dir(settings) / FAILURES_FILE
 
 
-def new_build_path(directory: Path) -> Path:
-    """A fresh build file name: timestamped, with the pid so two processes never pick the same one."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    return directory / f"{BUILD_PREFIX}{stamp}-{os.getpid()}.duckdb"
+def build_path(directory: Path) -> Path:
+    """The build file: one name for every build, so dbt's partial parsing (which hashes the profile,
+    path included) survives from one build to the next; the pipeline lock keeps builds one at a time."""
+    return directory / BUILD_FILE
+
+
+def new_build_id() -> str:
+    """Identifies one build in refresh_log: UTC timestamp and pid."""
+    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f") + f"-{os.getpid()}"
 
 
 def remove_duckdb_file(path: Path) -> None:

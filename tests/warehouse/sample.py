@@ -37,7 +37,7 @@ class Sample:
     favorite: int = 0
 
 
-def populate(session: Session, *, today: dt.date | None = None, customers: int = 6) -> Sample:
+def populate(session: Session, *, today: dt.date | None = None, customers: int = 6, tag: str = "") -> Sample:
     """Departments, users, products, customers with sales, a return, payments, a funnel, cases, a campaign."""
     today = today or dt.date.today()
     sample = Sample()
@@ -52,9 +52,9 @@ def populate(session: Session, *, today: dt.date | None = None, customers: int =
         factories.product(session, list_price="1234.56", unit_cost="1000.01", category_id=cat.id),
     ]
     sample.products = [p.id for p in products]
-    competitor = Competitor(name="Rival Corp")
+    competitor = Competitor(name=f"Rival Corp{tag}")
     session.add(competitor)
-    campaign = Campaign(name="Spring mailing", kind="email", status="completed", budget=Decimal("500.00"))
+    campaign = Campaign(name=f"Spring mailing{tag}", kind="email", status="completed", budget=Decimal("500.00"))
     session.add(campaign)
     session.flush()
 
@@ -64,7 +64,7 @@ def populate(session: Session, *, today: dt.date | None = None, customers: int =
             lifecycle_stage="signed",
             owner_id=rep.id,
             department_id=dept.id,
-            external_ref=f"CUST-{n:03d}",
+            external_ref=f"CUST{tag}-{n:03d}",
             region=["North", "South"][n % 2],
             custom={"segment": "retail", "vip": n == 0},
         )
@@ -125,7 +125,7 @@ def populate(session: Session, *, today: dt.date | None = None, customers: int =
 
     session.add(
         Case(
-            number="CASE-1",
+            number=f"CASE{tag}-1",
             kind="complaint",
             severity="high",
             status="open",
@@ -140,7 +140,7 @@ def populate(session: Session, *, today: dt.date | None = None, customers: int =
     share = AccountShare(account_id=sample.customers[1], user_id=agent.id, can_edit=False)
     favorite = Favorite(user_id=rep.id, entity="accounts", entity_id=sample.customers[0])
     session.add_all([share, favorite])
-    gone = factories.account(session, name="Closed business", lifecycle_stage="lost")
+    gone = factories.account(session, name=f"Closed business{tag}", lifecycle_stage="lost")
     soft_delete(session, gone, rep, None)
     session.flush()
     sample.deleted_customer = gone.id

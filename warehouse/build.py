@@ -1,0 +1,295 @@
+"""Build stage: raw layer → new DuckDB file → dbt build → quality gate → atomic publish (DESIGN.md §5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from crm_app.errors import CrmError
+from crm_app.settings import Settings, get_settings
+from warehouse.dbt_run import DEFAULT_PROJECT_DIR, DbtOutcome, run_dbt_build
+from warehouse.gate import MART_SUITES, RAW_SUITES, GateOutcome, run_gate
+from warehouse.lock import pipeline_lock
+from warehouse.paths import (
+    build_path,
+    failures_path,
+    new_build_id,
+    published_path,
+    raw_path,
+    remove_duckdb_file,
+    warehouse_dir,
+)
+from warehouse.refresh_log import REFRESH_LOG_DDL, carry_history, now, record_failure, write_entry
+
+DEFAULT_HORIZON_DAYS = 365
+MAX_HORIZON_DAYS = 3650
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class AsOfError(CrmError):
+    """An --as-of date that is malformed or in the future."""
+
+
+class BuildFailed(CrmError):
+    """dbt or the quality gate refused the build: nothing was published."""
+
+    def __init__(self, stage: str, problems: list[str], published: Path) -> None:
+        self.stage = stage
+        self.problems = problems
+        kept = "the previously published warehouse is unchanged" if published.exists() else "nothing is published yet"
+        where = {
+            "dbt": "in dbt build",
+            "raw checks": "in the quality gate (raw layer)",
+            "mart checks": "in the quality gate (marts)",
+        }.get(stage, f"while {stage}")
+        lines = [f"build failed {where}; nothing was published ({kept}):"]
+        lines += [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+class BuildProgress(Protocol):
+    def stage_started(self, stage: str) -> None: ...
+
+    def node_finished(self, unique_id: str, status: str) -> None: ...
+
+    def stage_finished(self, stage: str, seconds: float) -> None: ...
+
+
+def parse_as_of(value: str | None, today: dt.date | None = None) -> dt.date:
+    """The as-of date of a build: ``YYYY-MM-DD``, not after today (UTC); default today."""
+    today = today or now().date()
+    if value is None or value.strip() == "":
+        return today
+    text = value.strip()
+    try:
+        if not _DATE.match(text):
+            raise ValueError
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise AsOfError(f"--as-of must be a date written YYYY-MM-DD, got {value!r}") from None
+    if day > today:
+        raise AsOfError(f"--as-of {text} is in the future (today is {today.isoformat()}, UTC): nothing was built")
+    return day
+
+
+def check_horizon(days: int) -> int:
+    if not 1 <= days <= MAX_HORIZON_DAYS:
+        raise AsOfError(f"--horizon-days must be between 1 and {MAX_HORIZON_DAYS}, got {days}")
+    return days
+
+
+@dataclass
+class BuildResult:
+    build_id: str
+    published: Path
+    as_of: dt.date
+    horizon_days: int
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    stage_seconds: dict[str, float]
+    row_counts: dict[str, int]
+    dbt: DbtOutcome
+    gate: GateOutcome
+    checks_passed: int = 0
+    checks_failed: int = 0
+    history: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.stage_seconds.values())
+
+
+class _Stages:
+    """Times each stage and tells the progress display."""
+
+    def __init__(self, progress: BuildProgress | None, seconds: dict[str, float]) -> None:
+        self.progress = progress
+        self.seconds = seconds
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.progress:
+            self.progress.stage_started(name)
+        began = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - began, 3)
+            if self.progress:
+                self.progress.stage_finished(name, self.seconds[name])
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _checkpoint_raw(raw: Path) -> None:
+    """Fold a write-ahead log left by a killed ingest into the raw file before copying it."""
+    import duckdb
+
+    if raw.with_name(raw.name + ".wal").exists():
+        con = duckdb.connect(str(raw))
+        try:
+            con.execute("CHECKPOINT").fetchall()
+        finally:
+            con.close()
+
+
+def _row_counts(con: Any) -> dict[str, int]:
+    tables = con.execute(
+        "select table_name from information_schema.tables "
+        "where table_schema = 'marts' and table_type = 'BASE TABLE' order by table_name"
+    ).fetchall()
+    return {t: int(con.execute(f'select count(*) from marts."{t}"').fetchall()[0][0]) for (t,) in tables}
+
+
+def build(
+    settings: Settings | None = None,
+    *,
+    as_of: dt.date | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    project_dir: Path = DEFAULT_PROJECT_DIR,
+    progress: BuildProgress | None = None,
+    ingested: dict[str, int] | None = None,
+    threads: int | None = None,
+    earlier_stages: dict[str, float] | None = None,
+) -> BuildResult:
+    """Build a new warehouse file from the raw layer and publish it only if dbt and the gate pass."""
+    import duckdb
+
+    settings = settings or get_settings()
+    as_of = parse_as_of(as_of.isoformat() if as_of else None)
+    horizon_days = check_horizon(horizon_days)
+    directory = warehouse_dir(settings)
+    raw = raw_path(settings)
+    published = published_path(settings)
+    started_at = now()
+    seconds: dict[str, float] = dict(earlier_stages or {})  # e.g. the ingest of `crm refresh`
+    stages = _Stages(progress, seconds)
+
+    with pipeline_lock(directory):
+        if not raw.exists():
+            raise CrmError(f"there is no raw layer at {raw} yet: run `crm ingest` (or `crm refresh`) first")
+        build_file = build_path(directory)
+        build_id = new_build_id()
+        # A build file left by a killed run (we hold the lock, so no one is using it).
+        remove_duckdb_file(build_file)
+        stage = "preparing the build file"
+        try:
+            with stages.stage("prepare"):
+                _checkpoint_raw(raw)
+                shutil.copyfile(raw, build_file)
+
+            # The raw layer is checked before dbt: a broken operational rule is reported on the operational
+            # table that breaks it, and dbt does not spend its time on data that cannot be published.
+            stage = "raw checks"
+            with stages.stage("raw checks"):
+                raw_gate = run_gate(build_file, RAW_SUITES)
+            if not raw_gate.ok:
+                raise BuildFailed("raw checks", [r.explain() for r in raw_gate.failed], published)
+
+            stage = "dbt"
+            with stages.stage("dbt"):
+                dbt = run_dbt_build(
+                    build_file,
+                    as_of=as_of,
+                    horizon_days=horizon_days,
+                    work_dir=directory / "dbt",
+                    project_dir=project_dir,
+                    on_node=progress.node_finished if progress else None,
+                    threads=threads,
+                )
+            if not dbt.success:
+                raise BuildFailed("dbt", dbt.problems(), published)
+
+            stage = "mart checks"
+            with stages.stage("mart checks"):
+                mart_gate = run_gate(build_file, MART_SUITES)
+            if not mart_gate.ok:
+                raise BuildFailed("mart checks", [r.explain() for r in mart_gate.failed], published)
+            gate = GateOutcome(raw_gate.results + mart_gate.results, raw_gate.seconds + mart_gate.seconds)
+
+            stage = "publishing"
+            with stages.stage("publish"):
+                con = duckdb.connect(str(build_file))
+                try:
+                    row_counts = _row_counts(con)
+                    con.execute(REFRESH_LOG_DDL).fetchall()
+                    history = carry_history(con, published)
+                    checks_passed = dbt.tests_passed + gate.passed
+                    finished_at = now()
+                    result = BuildResult(
+                        build_id=build_id,
+                        published=published,
+                        as_of=as_of,
+                        horizon_days=horizon_days,
+                        started_at=started_at,
+                        finished_at=finished_at,
+                        stage_seconds=seconds,
+                        row_counts=row_counts,
+                        dbt=dbt,
+                        gate=gate,
+                        checks_passed=checks_passed,
+                        checks_failed=0,
+                        history=history,
+                    )
+                    write_entry(
+                        con,
+                        {
+                            "build_id": result.build_id,
+                            "started_at": started_at,
+                            "finished_at": finished_at,
+                            "as_of_date": as_of,
+                            "horizon_days": horizon_days,
+                            "status": "published",
+                            "row_counts": row_counts,
+                            "checks_passed": checks_passed,
+                            "checks_failed": 0,
+                            "checks": {
+                                "dbt_tests_passed": dbt.tests_passed,
+                                "dbt_models": sum(1 for n in dbt.nodes if n.resource_type == "model"),
+                                "gate": [r.as_dict() for r in gate.results],
+                            },
+                            # publish's own time is not known yet; everything before it is
+                            "stage_seconds": dict(seconds),
+                            "slowest_models": [{"model": m, "seconds": round(s, 3)} for m, s in dbt.slowest_models()],
+                            "ingested": ingested or {},
+                        },
+                    )
+                    con.execute("CHECKPOINT").fetchall()
+                finally:
+                    con.close()
+                os.replace(build_file, published)
+                _fsync_dir(directory)
+            return result
+        except BaseException as exc:
+            remove_duckdb_file(build_file)
+            problems = exc.problems if isinstance(exc, BuildFailed) else [f"{type(exc).__name__}: {exc}"]
+            record_failure(
+                failures_path(settings),
+                {
+                    "failed_at": now().isoformat(timespec="seconds"),
+                    "command": "build",
+                    "stage": stage,
+                    "as_of_date": as_of.isoformat(),
+                    "horizon_days": horizon_days,
+                    "problems": problems,
+                    "stage_seconds": seconds,
+                },
+            )
+            if isinstance(exc, duckdb.Error):
+                raise BuildFailed(stage, problems, published) from exc
+            raise

@@ -1,0 +1,248 @@
+"""Build stage, dbt part: run `dbt build` in-process on a build file and explain every failure clearly."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DBT_PATH_ENV = "CRM_DBT_DUCKDB_PATH"
+DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+_EXAMPLE_ROWS = 5
+# dbt keeps global state (flags, adapters, invocation context): one invocation at a time per process.
+_dbt_lock = threading.Lock()
+
+
+@dataclass
+class NodeOutcome:
+    """One dbt node's result: a model, seed, data test or unit test."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    status: str
+    seconds: float
+    message: str | None = None
+    failures: int | None = None
+    examples: list[str] = field(default_factory=list)
+    description: str | None = None
+
+    def explain(self) -> str:
+        """A one-line, human explanation of a failure (what, where, how many, examples)."""
+        what = self.description or f"{self.resource_type} {self.name}"
+        if self.resource_type == "unit_test":
+            detail = (self.message or "").strip().splitlines()
+            return f"dbt unit test {self.name} failed: " + " ".join(line.strip() for line in detail[:6] if line.strip())
+        if self.resource_type == "test" and self.failures:
+            text = f"{what} — failed for {self.failures} row{'s' if self.failures != 1 else ''}"
+            if self.examples:
+                text += ", e.g. " + "; ".join(self.examples)
+            return text
+        message = " ".join((self.message or self.status).split())
+        if self.description:
+            return f"{self.description} — {self.status}: {message}"
+        return f"dbt {self.resource_type} {self.name} {self.status}: {message}"
+
+
+@dataclass
+class DbtOutcome:
+    success: bool
+    seconds: float
+    nodes: list[NodeOutcome] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def failed_nodes(self) -> list[NodeOutcome]:
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+    @property
+    def tests_passed(self) -> int:
+        return sum(1 for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status == "pass")
+
+    @property
+    def tests_failed(self) -> int:
+        return sum(1 for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status in ("fail", "error"))
+
+    def slowest_models(self, n: int = 10) -> list[tuple[str, float]]:
+        models = [(x.name, x.seconds) for x in self.nodes if x.resource_type == "model"]
+        return sorted(models, key=lambda item: item[1], reverse=True)[:n]
+
+    def problems(self) -> list[str]:
+        lines = [self.error] if self.error else []
+        lines += [n.explain() for n in self.failed_nodes]
+        if not lines and not self.success:
+            lines.append("dbt build failed without a node failure (see the dbt log)")
+        return lines
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _describe_test(node: Any) -> str | None:
+    """`fct_order_lines: product_id must exist in dim_products (relationships)` for generic tests."""
+    meta = getattr(node, "test_metadata", None)
+    if meta is None:
+        return f"dbt test {node.name}"
+    kwargs = dict(meta.kwargs or {})
+    model = (getattr(node, "file_key_name", "") or "").split(".")[-1] or "?"
+    column = kwargs.pop("column_name", None) or getattr(node, "column_name", None)
+    kwargs.pop("model", None)
+    rule = meta.name
+    if rule == "relationships":
+        target = str(kwargs.get("to", "")).replace("ref('", "").replace("')", "").replace('ref("', "").replace('")', "")
+        return f"{model}: {column} must exist in {target}.{kwargs.get('field')} (dbt relationships test)"
+    if rule == "unique":
+        return f"{model}: {column} must be unique (dbt unique test)"
+    if rule == "not_null":
+        return f"{model}: {column} must not be null (dbt not_null test)"
+    if rule == "accepted_values":
+        return f"{model}: {column} must be one of {kwargs.get('values')} (dbt accepted_values test)"
+    details = ", ".join(f"{k}={v}" for k, v in kwargs.items() if v not in (None, ""))
+    on = f"{column} " if column else ""
+    return f"{model}: {on}{rule}{f' ({details})' if details else ''} (dbt test {node.name})"
+
+
+def _examples(build_file: Path, compiled_sql: str | None) -> list[str]:
+    """Up to five failing rows of a data test, by running its compiled SQL on the build file."""
+    if not compiled_sql:
+        return []
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(build_file), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        cursor = con.execute(f"select * from ({compiled_sql}) as failing limit {_EXAMPLE_ROWS}")
+        names = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    return [", ".join(f"{n}={_short(v)}" for n, v in zip(names, row, strict=True)) for row in rows]
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open after a run.
+
+    dbt-duckdb holds its connection in a class attribute for the life of the process. Left open, the build
+    file could not be reopened read-only by the gate ("different configuration"), and a later build in the
+    same process could be handed the old database object by DuckDB's per-path instance cache.
+    """
+    import gc
+
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        environment = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if environment is not None:
+        environment.close()
+    gc.collect()  # cursors still referenced by dbt's result objects keep the database alive until collected
+
+
+def run_dbt_build(
+    build_file: Path,
+    *,
+    as_of: dt.date,
+    horizon_days: int,
+    work_dir: Path,
+    project_dir: Path = DEFAULT_PROJECT_DIR,
+    on_node: Callable[[str, str], None] | None = None,
+    threads: int | None = None,
+) -> DbtOutcome:
+    """`dbt build` (models, seeds, data tests, unit tests) into ``build_file``; never raises for dbt failures."""
+    from dbt.cli.main import dbtRunner
+
+    if not (project_dir / "dbt_project.yml").exists():
+        return DbtOutcome(False, 0.0, error=f"no dbt project at {project_dir}")
+    callbacks: list[Callable[[Any], None]] = []
+    if on_node is not None:
+
+        def relay(event: Any) -> None:
+            name = event.info.name
+            if name == "NodeFinished":
+                node = event.data.node_info
+                on_node(node.unique_id, node.node_status)
+
+        callbacks.append(relay)
+    args = [
+        "build",
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(project_dir),
+        "--target",
+        "build",
+        "--vars",
+        json.dumps({"as_of_date": as_of.isoformat(), "horizon_days": horizon_days}),
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+        "--log-level",
+        "none",
+        "--log-level-file",
+        "info",
+        "--no-use-colors",
+        "--no-send-anonymous-usage-stats",
+        "--no-version-check",
+    ]
+    if threads:
+        args += ["--threads", str(threads)]
+    began = time.perf_counter()
+    with _dbt_lock, _env(DBT_PATH_ENV, str(build_file)):
+        try:
+            result = dbtRunner(callbacks=callbacks).invoke(args)  # type: ignore[arg-type]
+        finally:
+            _release_duckdb()
+    outcome = DbtOutcome(success=bool(result.success), seconds=time.perf_counter() - began)
+    if result.exception is not None:
+        outcome.error = "dbt could not run: " + " ".join(str(result.exception).split())
+    run = result.result
+    for item in getattr(run, "results", None) or []:
+        node = item.node
+        status = str(getattr(item.status, "value", item.status))
+        resource = str(getattr(node.resource_type, "value", node.resource_type))
+        outcome_node = NodeOutcome(
+            unique_id=node.unique_id,
+            name=node.name,
+            resource_type=resource,
+            status=status,
+            seconds=float(item.execution_time or 0.0),
+            message=item.message,
+            failures=item.failures,
+        )
+        if resource == "test":
+            outcome_node.description = _describe_test(node)
+            if status in ("fail", "warn", "error"):
+                outcome_node.examples = _examples(build_file, getattr(node, "compiled_code", None))
+        outcome.nodes.append(outcome_node)
+    if outcome.failed_nodes or outcome.error:
+        outcome.success = False
+    return outcome
