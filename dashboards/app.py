@@ -21,6 +21,7 @@ from dashboards.auth import pages_for, scope_for  # noqa: E402
 from dashboards.session import current_viewer  # noqa: E402
 
 PAGES_DIR = Path(__file__).resolve().parent / "app_pages"
+RUN_KEY = "completed-runs"
 
 # page key → (title, icon, section)
 PAGE_INFO = {
@@ -51,3 +52,9 @@ else:
     navigation = st.navigation(sections)
     sidebar.render(viewer, scope_for(viewer))
     navigation.run()
+    # An invisible "this run has finished" mark: browser tests and the speed benchmark wait for a new one
+    # after each click instead of guessing when Streamlit is done.
+    run = int(st.session_state.get(RUN_KEY, 0)) + 1
+    st.session_state[RUN_KEY] = run
+    page_key = next((k for k, info in PAGE_INFO.items() if info[0] == navigation.title), navigation.url_path)
+    st.html(f'<span class="page-rendered" data-run="{run}" data-page="{page_key}"></span>')

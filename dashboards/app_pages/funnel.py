@@ -72,7 +72,7 @@ def render() -> None:
             ui.empty("No stage changes recorded yet.")
         else:
             fig = px.bar(
-                conversion,
+                conversion.dropna(subset=["next_stage_name"]),
                 x="stage_name",
                 y=["conversion_rate", "decided_conversion_rate"],
                 barmode="group",
