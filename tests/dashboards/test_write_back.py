@@ -143,7 +143,7 @@ def test_care_tasks_are_created_for_the_owners_once(dash_env: Warehouse) -> None
     with session_scope(get_engine()) as session:
         tasks = session.scalars(select(Activity).where(Activity.dedupe_key.in_(keys))).all()
         owners = {int(r.account_id): int(r.owner_id) for r in rows.itertuples() if r.owner_id == r.owner_id}
-        assert all(t.owner_id == owners.get(t.account_id, manager.id) for t in tasks)
+        assert all(t.owner_id == owners.get(t.account_id or 0, manager.id) for t in tasks)
         assert {t.status for t in tasks} == {"open"} and {t.kind for t in tasks} == {"task"}
 
     # a second click (from the other tab, drawn before the first click) creates nothing
