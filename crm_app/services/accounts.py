@@ -26,7 +26,7 @@ from crm_app.models import (
     utcnow,
 )
 from crm_app.services.activities import DueTask, due_tasks
-from crm_app.services.visibility import Viewer, get_visible, restrict
+from crm_app.services.visibility import Viewer, get_visible, on_account, restrict
 
 ZERO = Decimal("0")
 TIMELINE_LIMIT = 25
@@ -80,9 +80,8 @@ def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 
     """Everything about one visible account the viewer may see: people, deals, documents, money, service."""
     account: Account = get_visible(session, viewer, "accounts", account_id)
 
-    def rows(entity: str, model: Any, order_by: Any, column: Any = None) -> list[Any]:
-        column = column if column is not None else model.account_id
-        query = restrict(select(model).where(column == account.id), viewer, entity)
+    def rows(entity: str, model: Any, order_by: Any) -> list[Any]:
+        query = on_account(session, select(model), viewer, entity, account.id)
         return list(session.scalars(query.order_by(order_by).limit(limit)))
 
     contacts = rows("contacts", Contact, Contact.is_primary.desc())
@@ -95,28 +94,19 @@ def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 
         OrderRow(o, paid.get(o.id, ZERO), o.total_amount - paid.get(o.id, ZERO) if o.status != "cancelled" else ZERO)
         for o in orders
     ]
-    order_ids = [o.id for o in orders]
-    payments = (
-        list(
-            session.scalars(
-                restrict(select(Payment).where(Payment.order_id.in_(order_ids)), viewer, "payments")
-                .order_by(Payment.paid_on.desc())
-                .limit(limit)
-            )
+    payments = list(
+        session.scalars(
+            on_account(session, select(Payment), viewer, "payments", account.id)
+            .order_by(Payment.paid_on.desc())
+            .limit(limit)
         )
-        if order_ids
-        else []
     )
-    plans = (
-        list(
-            session.scalars(
-                restrict(select(PaymentPlan).where(PaymentPlan.order_id.in_(order_ids)), viewer, "payment_plans")
-                .order_by(PaymentPlan.due_date)
-                .limit(limit)
-            )
+    plans = list(
+        session.scalars(
+            on_account(session, select(PaymentPlan), viewer, "payment_plans", account.id)
+            .order_by(PaymentPlan.due_date.desc())
+            .limit(limit)
         )
-        if order_ids
-        else []
     )
     partners = (
         list(
@@ -149,39 +139,47 @@ def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 
 
 def _account_stats(session: Session, viewer: Viewer, account: Account) -> dict[str, Any]:
     revenue = session.execute(
-        restrict(
+        on_account(
+            session,
             select(
                 func.coalesce(func.sum(case((Order.kind == "sale", Order.total_amount), else_=-Order.total_amount)), 0),
                 func.count(),
                 func.max(Order.order_date),
-            ).where(Order.account_id == account.id, Order.status != "cancelled"),
+            ).where(Order.status != "cancelled"),
             viewer,
             "orders",
+            account.id,
         )
     ).one()
     pipeline = session.execute(
-        restrict(
+        on_account(
+            session,
             select(
                 func.coalesce(func.sum(Opportunity.amount), 0),
                 func.coalesce(func.sum(Opportunity.amount * Opportunity.probability), 0),
                 func.count(),
-            ).where(Opportunity.account_id == account.id, Opportunity.status == "open"),
+            ).where(Opportunity.status == "open"),
             viewer,
             "opportunities",
+            account.id,
         )
     ).one()
     open_cases = session.scalar(
-        restrict(
-            select(func.count()).where(Case.account_id == account.id, Case.status.in_(("open", "in_progress"))),
+        on_account(
+            session,
+            select(func.count()).where(Case.status.in_(("open", "in_progress"))),
             viewer,
             "cases",
+            account.id,
         )
     )
     satisfaction = session.scalar(
-        restrict(
-            select(func.avg(Case.satisfaction)).where(Case.account_id == account.id, Case.satisfaction.is_not(None)),
+        on_account(
+            session,
+            select(func.avg(Case.satisfaction)).where(Case.satisfaction.is_not(None)),
             viewer,
             "cases",
+            account.id,
         )
     )
     return {
@@ -206,7 +204,7 @@ def _timeline(
 ) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
     activities = session.scalars(
-        restrict(select(Activity).where(Activity.account_id == account.id), viewer, "activities")
+        on_account(session, select(Activity), viewer, "activities", account.id)
         .order_by(func.coalesce(Activity.done_at, Activity.due_at, Activity.created_at).desc())
         .limit(TIMELINE_LIMIT)
     )
@@ -217,7 +215,7 @@ def _timeline(
             TimelineEntry(when, "activity", f"{a.kind.title()}: {a.subject}", state, f"/activities/{a.id}", "✓")
         )
     communications = session.scalars(
-        restrict(select(Communication).where(Communication.account_id == account.id), viewer, "communications")
+        on_account(session, select(Communication), viewer, "communications", account.id)
         .order_by(Communication.occurred_at.desc())
         .limit(TIMELINE_LIMIT)
     )

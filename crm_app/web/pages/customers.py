@@ -81,9 +81,10 @@ def account_page(request: Request, account_id: int, session: SessionDep, viewer:
         "accounts": {account.parent_id} if account.parent_id else set(),
         "price_policies": {account.price_policy_id} if account.price_policy_id else set(),
         "departments": {account.department_id} if account.department_id else set(),
-        "orders": {p.order_id for p in view.payments},
+        "orders": {p.order_id for p in view.payments} - {r.order.id for r in view.orders},
     }
     labels = ref_labels(session, viewer, wanted)
+    labels["orders"].update({r.order.id: r.order.number for r in view.orders})
     stages = {s.id: s for s in session.scalars(select(PipelineStage))}
     return render(
         request,
