@@ -661,6 +661,18 @@ def test_refuses_when_a_demo_username_is_taken(engine: Engine, tmp_path: Path) -
     assert table_counts(engine) == before
 
 
+def test_users_added_before_are_kept(engine: Engine, tmp_path: Path) -> None:
+    with Session(engine) as session:
+        boss = factories.user(session, role="admin", username="boss").id
+        session.commit()
+    generate(engine, DemoConfig(customers=20, as_of=AS_OF), tmp_path, progress=False)
+    with Session(engine) as session:
+        users = {u.username: u for u in session.scalars(select(User))}
+    assert users["boss"].id == boss and users["boss"].password_hash is None  # untouched
+    assert {login.username for login in DEMO_LOGINS} <= set(users)
+    assert min(u.id for name, u in users.items() if name != "boss") > boss
+
+
 def test_a_failure_half_way_leaves_the_database_as_it_was(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
