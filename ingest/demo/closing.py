@@ -55,7 +55,7 @@ class Closing:
         t, w = self.totals, self.w
         current = self.clock.current_month
         months = current + PLAN_MONTHS_AHEAD + 1
-        dept_of_rep = np.array([SALES_GROUPS.index(c) for c in SALES_GROUPS])[w.rep_group]
+        dept_of_rep = w.rep_group  # sales group g is department SALES_GROUPS[g]
         groups = len(SALES_GROUPS)
 
         def by_dept(values: np.ndarray) -> np.ndarray:
@@ -74,6 +74,7 @@ class Closing:
             (
                 "category_id",
                 w.root_category_ids,
+                # collections are not tracked per category: plan them as most of the revenue
                 (t.root_quantity, t.root_revenue, t.root_revenue * 0.97, t.root_margin),
             ),
         )
