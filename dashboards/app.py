@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
 
 import streamlit as st  # noqa: E402
 
-from dashboards import sidebar  # noqa: E402
+from dashboards import sidebar, warmup  # noqa: E402
 from dashboards.auth import pages_for, scope_for  # noqa: E402
 from dashboards.session import current_viewer  # noqa: E402
 
@@ -38,6 +38,7 @@ PAGE_INFO = {
 }
 
 st.set_page_config(page_title="CRM dashboards", page_icon=":material/insights:", layout="wide")
+warmup.start()
 
 viewer = current_viewer()
 if viewer is None:

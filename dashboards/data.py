@@ -56,6 +56,14 @@ def version() -> str:
     return f"{get_settings().resolved_data_dir}:{current}"
 
 
+def version_or_none() -> str | None:
+    """The published version, or None before the first publish (for callers that must not raise)."""
+    try:
+        return version()
+    except NoWarehouseError:
+        return None
+
+
 def _run(sql: str, params: Sequence[Any]) -> pd.DataFrame:
     import duckdb
 
@@ -207,6 +215,24 @@ def as_of_date() -> dt.date:
     if value is None or pd.isna(value):
         return dt.date.today()
     return pd.Timestamp(value).date()
+
+
+DEFAULT_MONTHS = 12
+
+
+def default_start(as_of: dt.date) -> dt.date:
+    """The first day of the month eleven months before the as-of month: a year of whole months."""
+    year, month = as_of.year, as_of.month - (DEFAULT_MONTHS - 1)
+    while month <= 0:
+        month += 12
+        year -= 1
+    return dt.date(year, month, 1)
+
+
+def default_filters() -> Filters:
+    """The sidebar's filters before anyone touches them."""
+    as_of = as_of_date()
+    return Filters(start=default_start(as_of), end=as_of)
 
 
 def departments(scope: Scope) -> pd.DataFrame:

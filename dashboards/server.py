@@ -6,6 +6,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+import urllib.request
 from pathlib import Path
 
 from crm_app.settings import get_settings
@@ -40,6 +43,9 @@ def streamlit_command(host: str, port: int) -> list[str]:
         "type",
         "--global.developmentMode",
         "false",
+        # lets run() execute the app once at start-up, which starts the warm-up (dashboards/warmup.py)
+        "--server.scriptHealthCheckEnabled",
+        "true",
     ]
 
 
@@ -60,19 +66,49 @@ def streamlit_environment() -> dict[str, str]:
     return env
 
 
+def _warm_up(host: str, port: int, process: subprocess.Popen[bytes]) -> None:
+    """Once the server answers, run the app once (Streamlit's script health check) to start its warm-up."""
+    address = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+    base = f"http://{address}:{port}/_stcore"
+    deadline = time.monotonic() + 120
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=2):
+                pass
+            with urllib.request.urlopen(f"{base}/script-health-check", timeout=60):
+                return
+        except OSError:
+            time.sleep(0.5)
+
+
 def run(host: str, port: int) -> None:
-    """Serve the dashboards until interrupted; refuses the default secret outside demo mode, like the app."""
+    """Serve the dashboards until interrupted; refuses the default secret outside demo mode, like the app.
+
+    Ctrl-C (SIGINT) and SIGTERM stop the Streamlit server too, so no orphan keeps the port.
+    """
     get_settings().require_production_secret()
     process = subprocess.Popen(streamlit_command(host, port), env=streamlit_environment())
+
+    def forward(signum: int, _frame: object) -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    threading.Thread(target=_warm_up, args=(host, port, process), daemon=True).start()
     try:
-        code = process.wait()
-    except KeyboardInterrupt:
-        process.send_signal(signal.SIGINT)
         try:
-            code = process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
             code = process.wait()
-        raise
-    if code != 0:
+        except BaseException:
+            process.terminate()
+            raise
+        finally:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if code not in (0, -signal.SIGINT, -signal.SIGTERM):
         raise SystemExit(code)

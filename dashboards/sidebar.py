@@ -20,16 +20,6 @@ ROLE_NAMES = {
     "service_agent": "Service agent",
     "marketing_analyst": "Marketing analyst",
 }
-DEFAULT_MONTHS = 12
-
-
-def _default_start(as_of: dt.date) -> dt.date:
-    """The first day of the month twelve months before the as-of month (a full year of whole months)."""
-    year, month = as_of.year, as_of.month - (DEFAULT_MONTHS - 1)
-    while month <= 0:
-        month += 12
-        year -= 1
-    return dt.date(year, month, 1)
 
 
 def render(viewer: Viewer, scope: Scope) -> Filters:
@@ -41,11 +31,11 @@ def render(viewer: Viewer, scope: Scope) -> Filters:
         except NoWarehouseError:
             st.caption("Filters appear once a warehouse is published.")
             today = dt.date.today()
-            filters = Filters(start=_default_start(today), end=today)
+            filters = Filters(start=data.default_start(today), end=today)
         except WarehouseError as exc:
             st.caption(f"Filters unavailable: {exc}")
             today = dt.date.today()
-            filters = Filters(start=_default_start(today), end=today)
+            filters = Filters(start=data.default_start(today), end=today)
         st.divider()
         st.markdown(f"**{viewer.full_name or viewer.username}** · {ROLE_NAMES.get(viewer.role, viewer.role)}")
         st.caption(f"You see {scope.label}.")
@@ -58,7 +48,7 @@ def render(viewer: Viewer, scope: Scope) -> Filters:
 
 def _filters(scope: Scope) -> Filters:
     as_of = data.as_of_date()
-    default = (_default_start(as_of), as_of)
+    default = (data.default_start(as_of), as_of)
     chosen = st.date_input(
         "Date range",
         value=default,

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -234,6 +237,14 @@ def chart(figure: go.Figure, *, key: str, height: int = CHART_HEIGHT, names: Map
     st.plotly_chart(figure, key=key, config={"displaylogo": False})
 
 
+def section(key: str, options: Sequence[str]) -> str:
+    """A row of section buttons; only the chosen section is computed and drawn (pages stay fast)."""
+    chosen = st.segmented_control(
+        "Section", options=list(options), default=options[0], key=key, required=True, label_visibility="collapsed"
+    )
+    return str(chosen or options[0])
+
+
 def filters_caption(parts: Sequence[str]) -> None:
     if parts:
         st.caption(" · ".join(parts))
@@ -247,3 +258,20 @@ def as_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
     return pd.Timestamp(value).date()
+
+
+PRELOADED_CHUNKS = ("PlotlyChart", "DataFrame", "arrowFormatUtils", "Metric", "DateInput", "Multiselect")
+
+
+@functools.cache
+def preload_script() -> str:
+    """A script adding ``<link rel="modulepreload">`` for Streamlit's largest front-end chunks we use."""
+    static = Path(st.__file__).resolve().parent / "static" / "static" / "js"
+    names = sorted(p.name for chunk in PRELOADED_CHUNKS for p in static.glob(f"{chunk}.*.js"))
+    hrefs = json.dumps([f"./static/js/{name}" for name in names])
+    return (
+        "<script>for (const href of "
+        + hrefs
+        + ") { if (!document.querySelector(`link[href='${href}']`)) { const link = document.createElement('link');"
+        " link.rel = 'modulepreload'; link.href = href; document.head.appendChild(link); } }</script>"
+    )

@@ -99,6 +99,18 @@ def render() -> None:
             help="Open pipeline weighted by stage probability + model value.",
         )
 
+    shown = ui.section("value-section", ["Value tiers", "RFM", "Retention", "One customer's 7P"])
+    if shown == "Value tiers":
+        value_tiers()
+    elif shown == "RFM":
+        rfm()
+    elif shown == "Retention":
+        retention()
+    else:
+        one_customer()
+
+
+def value_tiers() -> None:
     tiers = data.value_tiers(scope, filters)
     left, right = st.columns(2)
     with left:
@@ -119,19 +131,21 @@ def render() -> None:
         scatter = data.value_scatter(scope, filters)
         if scatter.empty:
             ui.empty("No customer has bought yet: model value starts with the first purchase.")
-        else:
-            fig = px.scatter(
-                scatter,
-                x="t12m_gross_margin",
-                y="predicted_clv",
-                color="value_tier",
-                color_discrete_map=ui.TIER_COLOURS,
-                hover_name="account_name",
-                labels={"t12m_gross_margin": "gross margin, last 12 months", "predicted_clv": "predicted CLV"},
-            )
-            ui.chart(fig, key="scatter")
-            st.caption(f"{len(scatter):,} buyers shown (a fixed sample when there are more).")
+            return
+        fig = px.scatter(
+            scatter,
+            x="t12m_gross_margin",
+            y="predicted_clv",
+            color="value_tier",
+            color_discrete_map=ui.TIER_COLOURS,
+            hover_name="account_name",
+            labels={"t12m_gross_margin": "gross margin, last 12 months", "predicted_clv": "predicted CLV"},
+        )
+        ui.chart(fig, key="scatter")
+        st.caption(f"{len(scatter):,} buyers shown (a fixed sample when there are more).")
 
+
+def rfm() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("RFM grid")
@@ -157,32 +171,35 @@ def render() -> None:
         st.subheader("RFM segments")
         ui.table(data.rfm_segments(scope, filters), key="rfm-segments", file_name="rfm_segments.csv")
 
+
+def retention() -> None:
     st.subheader("Retention by first-purchase cohort")
     cohorts = data.cohort_retention(scope, filters)
     if cohorts.empty:
         ui.empty("No customer made a first purchase in the chosen period.")
-    else:
-        pivot = cohorts.pivot_table(
-            index="cohort_month", columns="months_since_first_purchase", values="retention_rate"
+        return
+    pivot = cohorts.pivot_table(index="cohort_month", columns="months_since_first_purchase", values="retention_rate")
+    fig = go.Figure(
+        go.Heatmap(
+            z=pivot.values,
+            x=[str(c) for c in pivot.columns],
+            y=[f"{m:%Y-%m}" for m in pivot.index],
+            colorscale="Blues",
+            zmin=0,
+            zmax=1,
+            hovertemplate="cohort %{y}, month %{x}: %{z:.0%}<extra></extra>",
         )
-        fig = go.Figure(
-            go.Heatmap(
-                z=pivot.values,
-                x=[str(c) for c in pivot.columns],
-                y=[f"{m:%Y-%m}" for m in pivot.index],
-                colorscale="Blues",
-                zmin=0,
-                zmax=1,
-                hovertemplate="cohort %{y}, month %{x}: %{z:.0%}<extra></extra>",
-            )
-        )
-        fig.update_xaxes(title="months since first purchase")
-        ui.chart(fig, key="cohorts")
-        ui.table(cohorts, key="cohort-retention", file_name="cohort_retention.csv")
+    )
+    fig.update_xaxes(title="months since first purchase")
+    ui.chart(fig, key="cohorts")
+    st.caption("Cohorts whose first purchase falls in the sidebar's date range; department and region apply.")
+    ui.table(cohorts, key="cohort-retention", file_name="cohort_retention.csv")
 
+
+def one_customer() -> None:
     st.subheader("One customer's 7P profile")
     search = st.text_input("Find a customer by name or legacy id", key="profile-search", placeholder="e.g. Acme")
-    matches = data.find_customers(scope, filters, search)
+    matches = data.find_customers(scope, filters, search or "")
     if matches.empty:
         ui.empty("No customer in your scope matches that search.")
         return

@@ -4,6 +4,7 @@ which refreshes failed, and how well the customer value model fits and predicts?
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -66,6 +67,13 @@ def render() -> None:
             f"The warehouse was last refreshed {age_days} days ago: run `crm refresh`.", icon=":material/schedule:"
         )
 
+    if ui.section("health-section", ["Refreshes & checks", "Customer value model"]) == "Refreshes & checks":
+        refreshes_and_checks(history, latest)
+    else:
+        value_model()
+
+
+def refreshes_and_checks(history: pd.DataFrame, latest: Any) -> None:
     st.subheader("Refresh log")
     shown = history.drop(columns=["row_counts", "checks"]).assign(
         stage_seconds=history["stage_seconds"].map(
@@ -93,6 +101,8 @@ def render() -> None:
                 st.error(f"{len(failed)} gate rules failed.", icon=":material/error:")
         ui.table(rules, key="health-checks", file_name="quality_checks.csv")
 
+
+def value_model() -> None:
     st.subheader("Customer value model")
     params = data.clv_params()
     if params.empty:

@@ -51,6 +51,18 @@ def render() -> None:
         ui.empty("No opportunities in your scope and filters yet.")
         return
 
+    shown = ui.section("funnel-section", ["Funnel", "Time in stage", "Won & lost", "Forecast"])
+    if shown == "Funnel":
+        funnel_and_conversion(stages)
+    elif shown == "Time in stage":
+        time_in_stage()
+    elif shown == "Won & lost":
+        won_and_lost(summary)
+    else:
+        forecast()
+
+
+def funnel_and_conversion(stages: pd.DataFrame) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Funnel")
@@ -87,37 +99,37 @@ def render() -> None:
     ui.table(stages, key="funnel-stages", title="Deals by stage", file_name="funnel.csv")
     ui.table(data.stage_conversion(scope, filters), key="funnel-conversion", file_name="stage_conversion.csv")
 
-    left, right = st.columns(2)
-    with left:
-        st.subheader("Time in stage")
-        times = data.stage_times(scope, filters)
-        if times.empty:
-            ui.empty("No completed stays in a stage yet.")
-        else:
-            fig = px.bar(
-                times,
-                x="stage_name",
-                y=["avg_days_in_stage", "avg_days_so_far"],
-                barmode="group",
-                labels={"value": "days", "stage_name": "stage", "variable": ""},
-            )
-            ui.chart(
-                fig, key="times", names={"avg_days_in_stage": "Completed stays", "avg_days_so_far": "Deals there now"}
-            )
-            ui.table(times, key="funnel-times", file_name="time_in_stage.csv")
-    with right:
-        st.subheader("Won and lost by month")
-        monthly = data.win_loss_by_month(scope, filters)
-        if monthly.empty:
-            ui.empty("No deal was won or lost in the chosen months.")
-        else:
-            fig = go.Figure()
-            fig.add_bar(x=monthly["month"], y=monthly["won"], name="Won")
-            fig.add_bar(x=monthly["month"], y=monthly["lost"], name="Lost")
-            fig.add_scatter(x=monthly["month"], y=monthly["win_rate"], name="Win rate", yaxis="y2", mode="lines")
-            fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1]})
-            ui.chart(fig, key="winloss")
-            ui.table(monthly, key="funnel-winloss", file_name="win_loss_by_month.csv")
+
+def time_in_stage() -> None:
+    st.subheader("Time in stage")
+    times = data.stage_times(scope, filters)
+    if times.empty:
+        ui.empty("No completed stays in a stage yet.")
+    else:
+        fig = px.bar(
+            times,
+            x="stage_name",
+            y=["avg_days_in_stage", "avg_days_so_far"],
+            barmode="group",
+            labels={"value": "days", "stage_name": "stage", "variable": ""},
+        )
+        ui.chart(fig, key="times", names={"avg_days_in_stage": "Completed stays", "avg_days_so_far": "Deals there now"})
+        ui.table(times, key="funnel-times", file_name="time_in_stage.csv")
+
+
+def won_and_lost(summary: dict[str, float]) -> None:
+    st.subheader("Won and lost by month")
+    monthly = data.win_loss_by_month(scope, filters)
+    if monthly.empty:
+        ui.empty("No deal was won or lost in the chosen months.")
+    else:
+        fig = go.Figure()
+        fig.add_bar(x=monthly["month"], y=monthly["won"], name="Won")
+        fig.add_bar(x=monthly["month"], y=monthly["lost"], name="Lost")
+        fig.add_scatter(x=monthly["month"], y=monthly["win_rate"], name="Win rate", yaxis="y2", mode="lines")
+        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1]})
+        ui.chart(fig, key="winloss")
+        ui.table(monthly, key="funnel-winloss", file_name="win_loss_by_month.csv")
 
     st.subheader("Lost reasons")
     reasons = pd.DataFrame(
@@ -135,18 +147,20 @@ def render() -> None:
             ui.kpi("Lost with a competitor named", ui.count(summary.get("lost_with_competitor")))
             ui.table(reasons, key="funnel-reasons", file_name="lost_reasons.csv")
 
+
+def forecast() -> None:
     st.subheader("Weighted forecast by month")
-    forecast = data.forecast_by_month(scope, filters)
-    if forecast.empty:
+    frame = data.forecast_by_month(scope, filters)
+    if frame.empty:
         ui.empty("Nothing is expected: no open deals with an expected close date and no planned collections.")
     else:
         fig = go.Figure()
-        fig.add_bar(x=forecast["month"], y=forecast["weighted_pipeline"], name="Weighted pipeline")
-        fig.add_bar(x=forecast["month"], y=forecast["planned_collections"], name="Planned collections")
-        fig.add_bar(x=forecast["month"], y=forecast["overdue_collections"], name="Overdue collections")
+        fig.add_bar(x=frame["month"], y=frame["weighted_pipeline"], name="Weighted pipeline")
+        fig.add_bar(x=frame["month"], y=frame["planned_collections"], name="Planned collections")
+        fig.add_bar(x=frame["month"], y=frame["overdue_collections"], name="Overdue collections")
         fig.update_layout(barmode="stack")
         ui.chart(fig, key="forecast")
-        ui.table(forecast, key="funnel-forecast", file_name="forecast.csv")
+        ui.table(frame, key="funnel-forecast", file_name="forecast.csv")
 
 
 ui.guard(render)

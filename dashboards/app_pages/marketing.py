@@ -42,6 +42,13 @@ def render() -> None:
             help="(Attributed won revenue − actual cost) / actual cost.",
         )
 
+    if ui.section("marketing-section", ["Campaigns", "Competitors"]) == "Campaigns":
+        campaigns()
+    else:
+        competitors()
+
+
+def campaigns() -> None:
     frame = data.campaigns(scope, filters)
     if frame.empty:
         ui.empty(
@@ -71,6 +78,8 @@ def render() -> None:
             ui.chart(fig, key="campaign-response")
         ui.table(frame, key="campaigns", title="Campaigns", file_name="campaign_performance.csv")
 
+
+def competitors() -> None:
     st.subheader("Competitors")
     if not scope.all_rows:
         ui.empty("Competitor figures are company-wide (not split by department): executives and analysts see them.")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -63,6 +66,26 @@ def render() -> None:
             help="Open amount × stage probability.",
         )
 
+    sections = (
+        ["Trend & plan", "Forecast", "Prior periods", "Top risks"]
+        if scope.owner_id is None
+        else [
+            "Trend & plan",
+            "Top risks",
+        ]
+    )
+    shown = ui.section("overview-section", sections)
+    if shown == "Trend & plan":
+        trend_and_plan()
+    elif shown == "Forecast":
+        forecast(as_of)
+    elif shown == "Prior periods":
+        prior_periods()
+    else:
+        top_risks(notes)
+
+
+def trend_and_plan() -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Revenue and margin by month")
@@ -92,43 +115,46 @@ def render() -> None:
                 " the as-of month is still running."
             )
 
-    if scope.owner_id is None:
-        st.subheader("Forecast from the as-of month")
-        forecast = data.forecast_by_month(scope, filters)
-        if forecast.empty:
-            ui.empty("Nothing is expected: no open deals with an expected close date and no planned collections.")
-        else:
-            fig = go.Figure()
-            fig.add_bar(x=forecast["month"], y=forecast["weighted_pipeline"], name="Weighted pipeline")
-            fig.add_bar(x=forecast["month"], y=forecast["planned_collections"], name="Planned collections")
-            fig.add_bar(x=forecast["month"], y=forecast["overdue_collections"], name="Overdue collections")
-            current = plan[plan["month"] == as_of.replace(day=1)] if not plan.empty else plan
-            if not current.empty:
-                fig.add_scatter(x=current["month"], y=current["target_revenue"], name="Revenue target", mode="markers")
-            fig.update_layout(barmode="stack")
-            ui.chart(fig, key="forecast")
-            st.caption(
-                "Forecast = open amount × stage probability by expected close month (deals past their date count "
-                "in the as-of month) + unpaid instalments of booked sales. Plan targets are published for months up "
-                "to the as-of month only."
-            )
-            ui.table(forecast, key="overview-forecast", file_name="forecast_by_month.csv")
 
-        st.subheader("Prior-period comparison")
-        periods = data.period_comparison(scope, filters)
-        if periods.empty:
-            ui.empty("No activity to compare in the chosen departments and regions.")
-        else:
-            shown = periods.assign(period=periods["period"].map(lambda p: data.PERIOD_LABELS.get(p, p)))
-            shown["revenue_change"] = (shown["net_revenue"] - shown["prior_net_revenue"]) / shown[
-                "prior_net_revenue"
-            ].where(shown["prior_net_revenue"] != 0)
-            ui.table(
-                shown.drop(columns=["period_sort"]),
-                key="overview-periods",
-                file_name="period_comparison.csv",
-            )
+def forecast(as_of: dt.date) -> None:
+    st.subheader("Forecast from the as-of month")
+    frame = data.forecast_by_month(scope, filters)
+    if frame.empty:
+        ui.empty("Nothing is expected: no open deals with an expected close date and no planned collections.")
+        return
+    plan = data.plan_by_month(scope, filters)
+    fig = go.Figure()
+    fig.add_bar(x=frame["month"], y=frame["weighted_pipeline"], name="Weighted pipeline")
+    fig.add_bar(x=frame["month"], y=frame["planned_collections"], name="Planned collections")
+    fig.add_bar(x=frame["month"], y=frame["overdue_collections"], name="Overdue collections")
+    current = plan[plan["month"] == pd.Timestamp(as_of.replace(day=1))] if not plan.empty else plan
+    if not current.empty:
+        fig.add_scatter(x=current["month"], y=current["target_revenue"], name="Revenue target", mode="markers")
+    fig.update_layout(barmode="stack")
+    ui.chart(fig, key="forecast")
+    st.caption(
+        "Forecast = open amount × stage probability by expected close month (deals past their date count "
+        "in the as-of month) + unpaid instalments of booked sales. Plan targets are published for months up "
+        "to the as-of month only."
+    )
+    ui.table(frame, key="overview-forecast", file_name="forecast_by_month.csv")
 
+
+def prior_periods() -> None:
+    st.subheader("Prior-period comparison")
+    periods = data.period_comparison(scope, filters)
+    if periods.empty:
+        ui.empty("No activity to compare in the chosen departments and regions.")
+        return
+    shown = periods.assign(period=periods["period"].map(lambda p: data.PERIOD_LABELS.get(p, p)))
+    shown["revenue_change"] = (shown["net_revenue"] - shown["prior_net_revenue"]) / shown["prior_net_revenue"].where(
+        shown["prior_net_revenue"] != 0
+    )
+    st.caption("Fixed periods ending on the as-of date against the same span before; department and region apply.")
+    ui.table(shown.drop(columns=["period_sort"]), key="overview-periods", file_name="period_comparison.csv")
+
+
+def top_risks(notes: list[str]) -> None:
     st.subheader("Top risks")
     counts = data.care_counts(scope, filters)
     c1, c2, c3 = st.columns(3)

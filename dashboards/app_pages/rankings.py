@@ -33,8 +33,8 @@ def render() -> None:
             "the sidebar's date range and region do not apply to rankings",
         ]
     )
-    employees, products, departments = st.tabs(["Employees", "Products", "Departments"])
-    with employees:
+    shown = ui.section("rankings-section", ["Employees", "Products", "Departments"])
+    if shown == "Employees":
         metric = st.selectbox("Rank employees by", list(data.EMPLOYEE_METRICS), key="rank-employee-metric")
         frame = data.employee_ranking(scope, filters, metric)
         if frame.empty:
@@ -45,7 +45,7 @@ def render() -> None:
                 ratio = False
             _bar(frame, metric, "employee", "rank-employees", ratio)
             ui.table(frame, key="rank-employees-table", file_name="employee_rankings.csv")
-    with products:
+    elif shown == "Products":
         if not scope.all_rows:
             ui.empty(
                 "Product rankings are company-wide (the warehouse does not split them by department), so they are "
@@ -59,7 +59,7 @@ def render() -> None:
             else:
                 _bar(frame, metric, "product", "rank-products", False)
                 ui.table(frame, key="rank-products-table", file_name="product_rankings.csv")
-    with departments:
+    else:
         metric = st.selectbox("Rank departments by", list(data.DEPARTMENT_METRICS), key="rank-department-metric")
         frame = data.department_ranking(scope, filters, metric)
         if frame.empty:

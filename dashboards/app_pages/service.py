@@ -40,6 +40,31 @@ def render() -> None:
     with cols[4]:
         ui.kpi("Average resolution", f"{ui.number(summary.get('avg_resolution_hours'), 1)} h")
 
+    shown = ui.section("service-section", ["By month", "By product", "By employee"])
+    if shown == "By month":
+        by_month()
+    elif shown == "By product":
+        st.subheader("By product")
+        if not scope.all_rows:
+            ui.empty("Product figures are company-wide (not split by department): executives and analysts see them.")
+        else:
+            ui.table(
+                data.service_by_product(filters),
+                key="service-products",
+                file_name="service_by_product.csv",
+                empty_message="No case about a product in the last twelve months.",
+            )
+    else:
+        st.subheader("By employee (who handled the cases)")
+        ui.table(
+            data.service_by_employee(scope, filters),
+            key="service-employees",
+            file_name="service_by_employee.csv",
+            empty_message="Nobody in your scope handled a case in the last twelve months.",
+        )
+
+
+def by_month() -> None:
     monthly = data.service_by_month(scope, filters)
     if monthly.empty:
         ui.empty("No case was opened in the chosen months in your scope.")
@@ -63,27 +88,6 @@ def render() -> None:
             fig.update_layout(yaxis2={"overlaying": "y", "side": "right"})
             ui.chart(fig, key="service-cases")
         ui.table(monthly, key="service-months", file_name="service_by_month.csv")
-
-    left, right = st.columns(2)
-    with left:
-        st.subheader("By product")
-        if not scope.all_rows:
-            ui.empty("Product figures are company-wide (not split by department): executives and analysts see them.")
-        else:
-            ui.table(
-                data.service_by_product(filters),
-                key="service-products",
-                file_name="service_by_product.csv",
-                empty_message="No case about a product in the last twelve months.",
-            )
-    with right:
-        st.subheader("By employee (who handled the cases)")
-        ui.table(
-            data.service_by_employee(scope, filters),
-            key="service-employees",
-            file_name="service_by_employee.csv",
-            empty_message="Nobody in your scope handled a case in the last twelve months.",
-        )
 
 
 ui.guard(render)

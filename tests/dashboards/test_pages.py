@@ -84,6 +84,28 @@ def test_every_page_renders_for_an_executive(dash_env: Warehouse, page: str) -> 
     assert app.metric or app.dataframe
 
 
+SECTIONS = {
+    "overview": "overview-section",
+    "customer_value": "value-section",
+    "funnel": "funnel-section",
+    "rankings": "rankings-section",
+    "service": "service-section",
+    "marketing": "marketing-section",
+    "data_health": "health-section",
+}
+
+
+@pytest.mark.parametrize("page", sorted(SECTIONS))
+def test_every_section_of_a_page_renders(dash_env: Warehouse, page: str) -> None:
+    app = open_page(viewer("exec"), page)
+    control = app.segmented_control(key=SECTIONS[page])
+    for option in control.options[1:]:
+        app.segmented_control(key=SECTIONS[page]).set_value(option).run()
+        assert not app.exception, (page, option, [e.message for e in app.exception])
+        assert not app.error, (page, option)
+        assert app.metric or app.dataframe or app.info, (page, option)
+
+
 def test_overview_shows_the_marts_revenue_margin_pipeline_and_risks(dash_env: Warehouse) -> None:
     app = open_page(viewer("exec"))
     revenue, margin = _revenue(dash_env)
@@ -94,8 +116,15 @@ def test_overview_shows_the_marts_revenue_margin_pipeline_and_risks(dash_env: Wa
     assert exact(app, "Open pipeline") == round(float(open_amount))
     funnel_open = dash_env.value("select sum(open_amount) from marts.sales_funnel")
     assert round(float(funnel_open)) == round(float(open_amount))  # same figure as the funnel page
+    # the sections below the headline figures: only the chosen one is computed and drawn
+    assert len(app.get("plotly_chart")) == 2
+    app.segmented_control(key="overview-section").set_value("Top risks").run()
+    assert not app.exception
     problems = dash_env.value("select count(*) from marts.care_list where reason_kind = 'problem'")
     assert metric(app, "Problem customers").value == f"{problems:,}"
+    for section in ("Forecast", "Prior periods"):
+        app.segmented_control(key="overview-section").set_value(section).run()
+        assert not app.exception and app.dataframe, section
 
 
 def test_customer_value_shows_the_value_marts(dash_env: Warehouse) -> None:
@@ -109,6 +138,7 @@ def test_customer_value_shows_the_value_marts(dash_env: Warehouse) -> None:
     assert exact(app, "Model value (CLV)") == round(float(row["clv"]))
     assert exact(app, "Potential value") == round(float(row["pot"]))
     # one customer's 7P profile: the most valuable customer is preselected, every P has a box
+    app.segmented_control(key="value-section").set_value("One customer's 7P").run()
     top = dash_env.value("select account_name from marts.customer_value order by value_score desc nulls last limit 1")
     markdown = " ".join(m.value for m in app.markdown)
     assert top in markdown
@@ -118,6 +148,7 @@ def test_customer_value_shows_the_value_marts(dash_env: Warehouse) -> None:
 
 def test_customer_profile_search_finds_a_customer_by_legacy_id(dash_env: Warehouse) -> None:
     app = open_page(viewer("analyst"), "customer_value")
+    app.segmented_control(key="value-section").set_value("One customer's 7P").run()
     ref, name = dash_env.mart(
         "select external_ref, account_name from marts.customer_7p where external_ref is not null "
         "order by account_id desc limit 1"
@@ -195,6 +226,8 @@ def test_data_health_shows_the_refresh_log_checks_and_model_fit(dash_env: Wareho
         "No failed refresh on record.",
         f"All {_gate_rules(dash_env)} gate rules passed.",
     ]
+    app.segmented_control(key="health-section").set_value("Customer value model").run()
+    assert not app.exception
     params = {t.value.shape[0] for t in app.dataframe}
     assert dash_env.value("select count(*) from marts.clv_model_params") in params
     assert any("purchases predicted" in c.value for c in app.caption)
