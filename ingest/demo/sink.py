@@ -1,6 +1,6 @@
 """Data in (demo data): bulk writing of Arrow tables into the operational database, in one transaction.
 
-Row-by-row ORM flushes would take hours at a million customers, so generated columns travel as Arrow
+Row-by-row ORM flushes are far too slow for a million customers, so generated columns travel as Arrow
 tables: into SQLite through the ADBC driver (bound in C, no Python object per value), into PostgreSQL
 through COPY (CSV written by Arrow), and through the DBAPI's executemany anywhere else (in-memory SQLite).
 Every value is already in the form SQLAlchemy itself stores (ISO date and time strings, numbers, JSON
