@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ from crm_app.models import (
     QuoteLine,
     User,
 )
-from crm_app.services.pricing import line_amounts, money, policy_price
+from crm_app.services.pricing import CENT, line_amounts, money, policy_price
 from crm_app.services.records import (
     audit,
     check_version,
@@ -259,16 +259,17 @@ def create_return(
                 f"line {position}: can return between 0 and {left} of {line.description or line.product_id}",
                 {f"lines.{line_id}.quantity": f"at most {left}"},
             )
-        # the refund follows the net price actually paid per unit
-        net_unit = line.line_total / line.quantity
-        total = money(net_unit * qty)
+        # Refund at the net price actually paid per unit, rounded down to the cent so that the line
+        # arithmetic (quantity × unit price = total) holds and a refund never exceeds what was paid.
+        net_unit = (line.line_total / line.quantity).quantize(CENT, rounding=ROUND_DOWN)
+        total = line_amounts(qty, net_unit, ZERO).line_total
         new_lines.append(
             OrderLine(
                 position=position,
                 product_id=line.product_id,
                 description=line.description,
                 quantity=qty,
-                unit_price=money(net_unit),
+                unit_price=net_unit,
                 discount_pct=ZERO,
                 discount_amount=ZERO,
                 line_total=total,

@@ -139,3 +139,23 @@ def test_returns_point_at_their_sale_and_never_exceed_sold_quantities(session: S
     assert (
         session.scalar(select(func.count()).select_from(OrderLine).where(OrderLine.return_of_line_id.is_not(None))) == 1
     )
+
+
+def test_a_partial_return_refunds_no_more_than_was_paid_and_keeps_line_arithmetic(session: Session) -> None:
+    account = factories.account(session)
+    product = factories.product(session, list_price="10.00")
+    order = create_order(
+        session,
+        {"account_id": account.id},
+        [LineInput(product_id=product.id, quantity=D("6"), unit_price=D("1.67"))],
+        None,
+    )
+    [line] = order.lines
+    line.line_total = D("10.00")  # e.g. a rounded bundle price: 1.6667 a unit
+    order.total_amount = D("10.00")
+    ret = create_return(session, order, {line.id: D("6")}, None)
+    [returned] = ret.lines
+    assert (
+        returned.unit_price == D("1.66") and returned.line_total == D("9.96") == returned.quantity * returned.unit_price
+    )
+    assert ret.total_amount <= order.total_amount
