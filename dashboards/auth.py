@@ -45,10 +45,11 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     EXECUTIVE: ALL_PAGES,
     MARKETING: ALL_PAGES,
     MANAGER: ALL_PAGES,
-    # Field staff see their own book of business; comparisons across colleagues (rankings), the
-    # organisation-wide marketing view, segment building and the pipeline's health are not theirs.
-    SALES_REP: ("overview", "customer_value", "care_list", "funnel", "plan"),
-    SERVICE_AGENT: ("overview", "customer_value", "care_list", "service"),
+    # Field staff see their own book of business (rows they own). The funnel and service marts are at
+    # department grain with no owner, so those pages would show them nothing of their own; comparisons
+    # across colleagues (rankings), segment building, marketing and the warehouse's health are not theirs.
+    SALES_REP: ("overview", "customer_value", "care_list", "plan"),
+    SERVICE_AGENT: ("overview", "customer_value", "care_list"),
 }
 
 

@@ -324,8 +324,16 @@ def test_a_sales_rep_sees_their_own_book_and_fewer_pages(dash_env: Warehouse) ->
     app.switch_page("app_pages/customer_value.py").run()
     mine = dash_env.value("select count(*) from marts.customer_value where owner_id = ?", [rep.id])
     assert metric(app, "Customers").value == f"{mine:,}"
+    app.switch_page("app_pages/plan.py").run()
+    assert not app.exception
+    target = dash_env.value(
+        "select sum(target_revenue) from marts.plan_vs_actual where plan_level = 'employee' and user_id = ? "
+        "and period_month between ? and ?",
+        [rep.id, *dash_env.default_range],
+    )
+    assert exact(app, "Target revenue") == round(float(target))
     # pages a rep has no business on are not registered for them at all
-    for page in ("rankings", "segments", "marketing", "data_health"):
+    for page in ("funnel", "rankings", "segments", "marketing", "data_health"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             app.switch_page(f"app_pages/{page}.py")
 
