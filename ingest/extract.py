@@ -9,7 +9,10 @@ Per table, in one DuckDB transaction that also moves the table's watermark in ``
 
 1. rows with ``updated_at >= watermark - overlap`` are read as Arrow batches through ADBC, all tables in
    one read snapshot of the source (SQLite read transaction, PostgreSQL REPEATABLE READ), so the raw layer
-   never sees an order line whose order came later;
+   never sees an order line whose order came later. The watermark is the start of the previous extraction
+   of the table (``last_ingested_at``, taken before its snapshot); the overlap (5 minutes by default)
+   covers transactions that stamped ``updated_at`` before that snapshot but committed after it.
+   (``max_updated_at``, the newest change seen, is kept too, for freshness.)
 2. the set of ids in the source is compared with the raw table: ids that vanished are deleted, ids the
    cursor missed (a row written with an old ``updated_at``) are fetched by key;
 3. only rows whose ``(updated_at, version)`` differ from the raw copy are replaced (delete + insert by id),
@@ -430,11 +433,13 @@ def _ingest_table(
     _run(con, "BEGIN TRANSACTION")
     try:
         result.reloaded = _ensure_table(con, ns, table)
-        previous = _scalar(
-            con, f"SELECT max_updated_at FROM {ns}.{WATERMARKS_TABLE} WHERE table_name = ?", [table.name]
+        # The cursor starts from the previous extraction of this table, not from the largest updated_at it
+        # saw: rows stamped long ago (a bulk load, a quiet table) are then not read again on every run.
+        previous_run = _scalar(
+            con, f"SELECT last_ingested_at FROM {ns}.{WATERMARKS_TABLE} WHERE table_name = ?", [table.name]
         )
         has_rows = bool(_scalar(con, f"SELECT count(*) FROM {target}"))
-        since = None if (full or previous is None or not has_rows) else previous - overlap
+        since = None if (full or previous_run is None or not has_rows) else previous_run - overlap
 
         with source.stream(source.select_sql(table, since)) as reader:
             con.register("_source_batches", reader)
@@ -456,11 +461,7 @@ def _ingest_table(
             result.deleted, result.fetched = _reconcile_keys(con, source, table, target, full, result.fetched)
             _apply_changes(con, table, target, started, result)
 
-        # Never move the watermark past this run's start: a row stamped by a fast clock must not hide
-        # the rows written after it.
-        max_seen = _scalar(con, f"SELECT max(updated_at) FROM {target}")
-        candidates = [v for v in (previous, None if max_seen is None else min(max_seen, started)) if v is not None]
-        result.watermark = max(candidates) if candidates else None
+        result.watermark = _scalar(con, f"SELECT max(updated_at) FROM {target}")
         result.rows = _scalar(con, f"SELECT count(*) FROM {target}")
         _run(con, f"DELETE FROM {ns}.{WATERMARKS_TABLE} WHERE table_name = ?", [table.name])
         _run(
@@ -567,6 +568,9 @@ def ingest(
 
     began = time.perf_counter()
     selected = list(tables) if tables is not None else raw_tables()
+    # Taken before the source snapshot exists: every row committed after the snapshot was stamped after
+    # this moment minus the length of its transaction, which the overlap covers.
+    started = utcnow()
     source = Source(database_url)
     result = IngestResult(raw_path=raw_path, source=source.where)
     pause = _pause_point()
@@ -576,7 +580,6 @@ def ingest(
             ns = raw_namespace(con)
             _run(con, f"CREATE SCHEMA IF NOT EXISTS {ns}")
             _run(con, WATERMARKS_DDL.format(ns=ns))
-            started = utcnow()
             for table in selected:
                 if progress:
                     progress(table.name, None)

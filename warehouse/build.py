@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +17,7 @@ from typing import Any, Protocol
 
 from crm_app.errors import CrmError
 from crm_app.settings import Settings, get_settings
-from warehouse.dbt_run import DEFAULT_PROJECT_DIR, DbtOutcome, run_dbt_build
+from warehouse.dbt_run import DEFAULT_PROJECT_DIR, DbtOutcome, project_fingerprint, run_dbt_build
 from warehouse.gate import MART_SUITES, RAW_SUITES, GateOutcome, run_gate
 from warehouse.lock import pipeline_lock
 from warehouse.paths import (
@@ -128,6 +130,51 @@ class _Stages:
                 self.progress.stage_finished(name, self.seconds[name])
 
 
+_preloading: threading.Thread | None = None
+
+
+def start_preload() -> None:
+    """Import great_expectations and dbt in a background thread (they take seconds each), so the import
+    overlaps ingest or the copy of the raw layer instead of adding to them. Safe to call more than once."""
+    global _preloading
+    if _preloading is not None:
+        return
+
+    def work() -> None:
+        from warehouse import dbt_run, gate
+
+        with contextlib.suppress(Exception):  # a broken install fails loudly later, where it is used
+            gate.preload()
+            dbt_run.preload()
+
+    _preloading = threading.Thread(target=work, name="warehouse-preload", daemon=True)
+    _preloading.start()
+
+
+def _unit_tests_passed_before(published: Path, fingerprint: str) -> str | None:
+    """The build that last passed the dbt unit tests with this very project (see project_fingerprint)."""
+    import duckdb
+
+    if not published.exists():
+        return None
+    try:
+        con = duckdb.connect(":memory:")
+        try:
+            escaped = str(published).replace("'", "''")
+            con.execute(f"ATTACH '{escaped}' AS previous_publish (READ_ONLY)").fetchall()
+            rows = con.execute(
+                "select build_id from previous_publish.main.refresh_log "
+                "where json_extract_string(checks, '$.unit_tests_passed_for') = ? "
+                "order by finished_at desc limit 1",
+                [fingerprint],
+            ).fetchall()
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None  # an older file without the log or the key: run them
+    return str(rows[0][0]) if rows else None
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
@@ -180,6 +227,7 @@ def build(
     seconds: dict[str, float] = dict(earlier_stages or {})  # e.g. the ingest of `crm refresh`
     stages = _Stages(progress, seconds)
 
+    start_preload()
     with pipeline_lock(directory):
         if not raw.exists():
             raise CrmError(f"there is no raw layer at {raw} yet: run `crm ingest` (or `crm refresh`) first")
@@ -203,8 +251,13 @@ def build(
 
             stage = "dbt"
             with stages.stage("dbt"):
+                # Unit tests check the models' logic on their own fixture rows, not the data: when this very
+                # project (files and versions) already passed them in a published build, they are not rerun.
+                fingerprint = project_fingerprint(project_dir)
+                unit_tests_passed_in = _unit_tests_passed_before(published, fingerprint)
                 dbt = run_dbt_build(
                     build_file,
+                    skip_unit_tests=unit_tests_passed_in is not None,
                     as_of=as_of,
                     horizon_days=horizon_days,
                     work_dir=directory / "dbt",
@@ -259,7 +312,15 @@ def build(
                             "checks_passed": checks_passed,
                             "checks_failed": 0,
                             "checks": {
+                                "dbt_project": fingerprint,
+                                "unit_tests_passed_for": fingerprint,
+                                "unit_tests": (
+                                    {"skipped": f"unchanged project, passed in build {unit_tests_passed_in}"}
+                                    if unit_tests_passed_in
+                                    else {"passed": dbt.unit_tests_passed}
+                                ),
                                 "dbt_tests_passed": dbt.tests_passed,
+                                "dbt_nodes": dbt.status_counts(),
                                 "dbt_models": sum(1 for n in dbt.nodes if n.resource_type == "model"),
                                 "gate": [r.as_dict() for r in gate.results],
                             },

@@ -67,8 +67,20 @@ class DbtOutcome:
         return sum(1 for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status == "pass")
 
     @property
+    def unit_tests_passed(self) -> int:
+        return sum(1 for n in self.nodes if n.resource_type == "unit_test" and n.status == "pass")
+
+    @property
     def tests_failed(self) -> int:
         return sum(1 for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status in ("fail", "error"))
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """{resource type: {status: count}}, e.g. {"test": {"pass": 220, "warn": 2}}."""
+        counts: dict[str, dict[str, int]] = {}
+        for node in self.nodes:
+            kind = counts.setdefault(node.resource_type, {})
+            kind[node.status] = kind.get(node.status, 0) + 1
+        return counts
 
     def slowest_models(self, n: int = 10) -> list[tuple[str, float]]:
         models = [(x.name, x.seconds) for x in self.nodes if x.resource_type == "model"]
@@ -147,6 +159,29 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def project_fingerprint(project_dir: Path) -> str:
+    """A hash of everything a dbt unit test's outcome depends on: the project's files and the versions of
+    dbt-core, dbt-duckdb and DuckDB. Data is not part of it: unit tests run on their own fixture rows."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    for package in ("dbt-core", "dbt-duckdb", "duckdb"):
+        digest.update(f"{package}={version(package)}\n".encode())
+    skipped = {"target", "logs", "dbt_packages", "__pycache__"}
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if path.is_file() and not skipped.intersection(relative.parts):
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def preload() -> None:
+    """Import dbt (seconds of work) ahead of time, e.g. in a thread while ingest runs."""
+    import dbt.adapters.duckdb
+    import dbt.cli.main  # noqa: F401
+
+
 def _release_duckdb() -> None:
     """Close the DuckDB database dbt-duckdb keeps open after a run.
 
@@ -175,6 +210,7 @@ def run_dbt_build(
     project_dir: Path = DEFAULT_PROJECT_DIR,
     on_node: Callable[[str, str], None] | None = None,
     threads: int | None = None,
+    skip_unit_tests: bool = False,
 ) -> DbtOutcome:
     """`dbt build` (models, seeds, data tests, unit tests) into ``build_file``; never raises for dbt failures."""
     from dbt.cli.main import dbtRunner
@@ -215,6 +251,8 @@ def run_dbt_build(
     ]
     if threads:
         args += ["--threads", str(threads)]
+    if skip_unit_tests:
+        args += ["--exclude-resource-type", "unit_test"]
     began = time.perf_counter()
     with _dbt_lock, _env(DBT_PATH_ENV, str(build_file)):
         try:

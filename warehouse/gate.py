@@ -429,6 +429,12 @@ def _example(row: dict[str, Any], key_column: str) -> str:
     return f"{key} ({', '.join(extras)})" if extras else str(key)
 
 
+def preload() -> None:
+    """Import great_expectations (seconds of work) ahead of time, e.g. in a thread while ingest runs."""
+    import great_expectations  # noqa: F401
+    from great_expectations.data_context.types.base import DataContextConfig  # noqa: F401
+
+
 def run_gate(build_file: Path, suites: Sequence[Suite] | None = None) -> GateOutcome:
     """Run every suite on ``build_file`` (opened read-only); never raises for a failed rule."""
     import duckdb

@@ -15,6 +15,7 @@ from warehouse.build import (
     build,
     check_horizon,
     parse_as_of,
+    start_preload,
 )
 from warehouse.dbt_run import DEFAULT_PROJECT_DIR
 from warehouse.lock import pipeline_lock
@@ -47,6 +48,7 @@ def refresh(
     settings = settings or get_settings()
     day = parse_as_of(as_of.isoformat() if isinstance(as_of, dt.date) else as_of)
     check_horizon(horizon_days)
+    start_preload()  # great_expectations and dbt import while ingest waits on the databases
     with pipeline_lock(warehouse_dir(settings)):
         try:
             ingested = ingest(settings.sqlalchemy_url, raw_path(settings), overlap=overlap, progress=ingest_progress)

@@ -87,6 +87,11 @@ def test_each_publish_keeps_the_history(settings: Settings, sample: Sample, tiny
 
     assert list(history["build_id"]) == [second.build_id, first.build_id]
     assert list(history["horizon_days"]) == [30, 365]
+    # Unit tests ran once; with the very same project they are not rerun (their outcome cannot differ).
+    first_checks, second_checks = (json.loads(c) for c in reversed(list(history["checks"])))
+    assert first_checks["unit_tests"] == {"passed": 1}
+    assert second_checks["unit_tests"] == {"skipped": f"unchanged project, passed in build {first.build_id}"}
+    assert not [n for n in second.dbt.nodes if n.resource_type == "unit_test"]
 
 
 def test_build_as_of_a_past_date_leaves_later_orders_out(settings: Settings, sample: Sample, tiny: Path) -> None:
