@@ -52,10 +52,12 @@ else:
         sections.setdefault(section, []).append(page)
     navigation = st.navigation(sections)
     sidebar.render(viewer, scope_for(viewer))
-    navigation.run()
-    # An invisible "this run has finished" mark: browser tests and the speed benchmark wait for a new one
-    # after each click instead of guessing when Streamlit is done.
-    run = int(st.session_state.get(RUN_KEY, 0)) + 1
-    st.session_state[RUN_KEY] = run
-    page_key = next((k for k, info in PAGE_INFO.items() if info[0] == navigation.title), navigation.url_path)
-    st.html(f'<span class="page-rendered" data-run="{run}" data-page="{page_key}"></span>')
+    try:
+        navigation.run()
+    finally:
+        # An invisible "this run has finished" mark (also after a page failed): browser tests and the speed
+        # benchmark wait for a new one after each click instead of guessing when Streamlit is done.
+        run = int(st.session_state.get(RUN_KEY, 0)) + 1
+        st.session_state[RUN_KEY] = run
+        page_key = next((k for k, info in PAGE_INFO.items() if info[0] == navigation.title), navigation.url_path)
+        st.html(f'<span class="page-rendered" data-run="{run}" data-page="{page_key}"></span>')

@@ -199,12 +199,14 @@ def table(
     title: str | None = None,
     file_name: str | None = None,
     full: Callable[[], pd.DataFrame] | None = None,
+    csv: Callable[[], bytes] | None = None,
     total_rows: int | None = None,
     overrides: Mapping[str, Any] | None = None,
     empty_message: str = "Nothing matches the current filters.",
     height: int | Literal["auto"] = "auto",
 ) -> None:
-    """A formatted table with a CSV download of every row (``full`` fetches them only when clicked)."""
+    """A formatted table with a CSV download of every row (``full`` fetches them only when clicked, ``csv``
+    produces the file itself)."""
     if title:
         st.markdown(f"**{title}**")
     if frame.empty:
@@ -216,7 +218,7 @@ def table(
     note = f"Showing {len(shown):,} of {rows:,} rows." if rows > len(shown) else f"{rows:,} rows."
     left, right = st.columns([3, 1], vertical_alignment="center")
     left.caption(note + " The download holds every row.")
-    data: Any = (lambda: csv_bytes(full())) if full is not None else csv_bytes(frame)
+    data: Any = csv if csv is not None else (lambda: csv_bytes(full())) if full is not None else csv_bytes(frame)
     right.download_button(
         "Download CSV",
         data=data,

@@ -122,6 +122,12 @@ def _filter_widget(column: str, kind: str) -> dict[str, Any] | None:
     return None
 
 
+def export(definition: dict[str, Any], columns: list[str]) -> bytes:
+    """Every member with every column, through the segments service's export."""
+    members = data.segment_members(scope, filters, definition, columns, limit=None)
+    return segment_service.members_csv(list(members.columns), members.itertuples(index=False))
+
+
 def _saved_segments() -> list[Any]:
     with session_scope(get_engine()) as session:
         return [
@@ -209,7 +215,7 @@ def render() -> None:
             key="segment-members",
             title="Members (most valuable first)",
             file_name="segment.csv",
-            full=lambda: data.segment_members(scope, filters, definition, list(columns), limit=None),
+            csv=lambda: export(definition, list(columns)),
             total_rows=int(summary["customers"]),
         )
 
