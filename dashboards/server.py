@@ -93,7 +93,9 @@ def run(host: str, port: int) -> None:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
 
-    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)}
+    # signal handlers can only be set from the main thread (an embedding caller may use another)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGINT, signal.SIGTERM)} if in_main else {}
     threading.Thread(target=_warm_up, args=(host, port, process), daemon=True).start()
     try:
         try:
