@@ -156,6 +156,13 @@ def render() -> None:
     filterable = [c for c in columns if c not in NOT_FILTERABLE]
     if COLUMNS_KEY not in st.session_state:
         st.session_state[COLUMNS_KEY] = [c for c in SUGGESTED[:2] if c in filterable]
+    missing = [c for c in st.session_state[COLUMNS_KEY] if c not in filterable]
+    if missing:
+        st.warning(
+            f"This segment filtered on {', '.join(missing)}, which the warehouse's customer marts no longer have; "
+            "those filters are left out below — check the segment and save it again.",
+            icon=":material/warning:",
+        )
     st.session_state[COLUMNS_KEY] = [c for c in st.session_state[COLUMNS_KEY] if c in filterable]
     chosen = st.multiselect(
         "Filter on",
@@ -173,13 +180,13 @@ def render() -> None:
             if condition is not None:
                 conditions.append(condition)
     definition = {"filters": conditions}
-    st.caption(f"Segment: {segment_service.describe_definition(definition)}")
-
     try:
+        described = segment_service.describe_definition(definition)
         summary = data.segment_count(scope, filters, definition)
-    except CrmError as exc:
+    except CrmError as exc:  # a reversed range, a column the warehouse no longer has: say so, show nothing
         st.error(str(exc))
         return
+    st.caption(f"Segment: {described}")
     cols = st.columns(4)
     with cols[0]:
         ui.kpi("Customers in segment", ui.count(summary["customers"]))

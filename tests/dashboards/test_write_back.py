@@ -160,3 +160,32 @@ def test_read_only_roles_see_the_care_list_without_the_create_button(dash_env: W
     app = open_page(viewer("exec"), "care_list")
     assert not [b for b in app.button if b.key == "care-create"]
     assert any("create the care tasks" in c.value for c in app.caption)
+
+
+def test_a_reversed_range_gets_a_clear_message_and_no_figures(dash_env: Warehouse) -> None:
+    app = open_page(viewer("analyst"), "segments")
+    app.multiselect(key="segment-columns").select("predicted_clv").run()
+    app.number_input(key="segment-filter-predicted_clv-low").set_value(5000).run()
+    app.number_input(key="segment-filter-predicted_clv-high").set_value(10).run()
+    assert not app.exception
+    assert [e.value for e in app.error] == ["filter on predicted_clv: the low end 5000 is above the high end 10"]
+    assert not [m for m in app.metric if m.label == "Customers in segment"]
+    with session_scope(get_engine()) as session:
+        assert session.scalar(select(func.count()).select_from(SavedSegment).where(SavedSegment.name == "")) == 0
+
+
+def test_a_segment_on_a_vanished_column_is_flagged_not_silently_widened(dash_env: Warehouse) -> None:
+    analyst = viewer("analyst")
+    with session_scope(get_engine()) as session:
+        session.add(
+            SavedSegment(
+                name="Old churn model",
+                owner_id=analyst.id,
+                definition={"filters": [{"column": "old_churn_score", "op": "between", "value": [0.5, None]}]},
+            )
+        )
+    app = open_page(analyst, "segments")
+    saved_id = next(o for o in app.selectbox(key="segment-saved").options if "Old churn model" in str(o))
+    app.selectbox(key="segment-saved").select(saved_id).run()
+    assert not app.exception
+    assert any("old_churn_score" in w.value and "no longer have" in w.value for w in app.warning)
