@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
 import re
@@ -18,7 +17,8 @@ from typing import Any, Protocol
 from crm_app.errors import CrmError
 from crm_app.settings import Settings, get_settings
 from warehouse.dbt_run import DEFAULT_PROJECT_DIR, DbtOutcome, project_fingerprint, run_dbt_build
-from warehouse.gate import MART_SUITES, RAW_SUITES, GateOutcome, run_gate
+from warehouse.dbt_run import preload as preload_dbt
+from warehouse.gate import GateOutcome, GateWorker
 from warehouse.lock import pipeline_lock
 from warehouse.paths import (
     build_path,
@@ -130,25 +130,31 @@ class _Stages:
                 self.progress.stage_finished(name, self.seconds[name])
 
 
-_preloading: threading.Thread | None = None
+_worker: GateWorker | None = None
 
 
 def start_preload() -> None:
-    """Import great_expectations and dbt in a background thread (they take seconds each), so the import
-    overlaps ingest or the copy of the raw layer instead of adding to them. Safe to call more than once."""
-    global _preloading
-    if _preloading is not None:
-        return
+    """Start the quality-gate process now (it imports great_expectations, seconds of work, on the other
+    core), e.g. before ingest. Safe to call more than once; build() takes it over."""
+    global _worker
+    if _worker is None or _worker.process.poll() is not None:
+        _worker = GateWorker()
 
-    def work() -> None:
-        from warehouse import dbt_run, gate
 
-        with contextlib.suppress(Exception):  # a broken install fails loudly later, where it is used
-            gate.preload()
-            dbt_run.preload()
+def stop_preload() -> None:
+    """Stop a gate process started by start_preload() that no build took over (e.g. ingest failed)."""
+    global _worker
+    if _worker is not None:
+        _worker.close()
+        _worker = None
 
-    _preloading = threading.Thread(target=work, name="warehouse-preload", daemon=True)
-    _preloading.start()
+
+def _take_worker() -> GateWorker:
+    global _worker
+    start_preload()
+    worker, _worker = _worker, None
+    assert worker is not None
+    return worker
 
 
 def _unit_tests_passed_before(published: Path, fingerprint: str) -> str | None:
@@ -215,142 +221,176 @@ def build(
     earlier_stages: dict[str, float] | None = None,
 ) -> BuildResult:
     """Build a new warehouse file from the raw layer and publish it only if dbt and the gate pass."""
-    import duckdb
-
     settings = settings or get_settings()
     as_of = parse_as_of(as_of.isoformat() if as_of else None)
     horizon_days = check_horizon(horizon_days)
     directory = warehouse_dir(settings)
-    raw = raw_path(settings)
-    published = published_path(settings)
     started_at = now()
     seconds: dict[str, float] = dict(earlier_stages or {})  # e.g. the ingest of `crm refresh`
+    worker = _take_worker()
+    try:
+        with pipeline_lock(directory):
+            return _build_locked(
+                settings,
+                worker,
+                as_of=as_of,
+                horizon_days=horizon_days,
+                project_dir=project_dir,
+                progress=progress,
+                ingested=ingested,
+                threads=threads,
+                seconds=seconds,
+                started_at=started_at,
+            )
+    finally:
+        worker.close()
+
+
+def _build_locked(
+    settings: Settings,
+    worker: GateWorker,
+    *,
+    as_of: dt.date,
+    horizon_days: int,
+    project_dir: Path,
+    progress: BuildProgress | None,
+    ingested: dict[str, int] | None,
+    threads: int | None,
+    seconds: dict[str, float],
+    started_at: dt.datetime,
+) -> BuildResult:
+    import duckdb
+
+    directory = warehouse_dir(settings)
+    raw = raw_path(settings)
+    published = published_path(settings)
     stages = _Stages(progress, seconds)
+    if not raw.exists():
+        raise CrmError(f"there is no raw layer at {raw} yet: run `crm ingest` (or `crm refresh`) first")
+    build_file = build_path(directory)
+    build_id = new_build_id()
+    # A build file left by a killed run (we hold the lock, so no one is using it).
+    remove_duckdb_file(build_file)
+    stage = "preparing the build file"
+    try:
+        with stages.stage("prepare"):
+            _checkpoint_raw(raw)
+            shutil.copyfile(raw, build_file)
 
-    start_preload()
-    with pipeline_lock(directory):
-        if not raw.exists():
-            raise CrmError(f"there is no raw layer at {raw} yet: run `crm ingest` (or `crm refresh`) first")
-        build_file = build_path(directory)
-        build_id = new_build_id()
-        # A build file left by a killed run (we hold the lock, so no one is using it).
-        remove_duckdb_file(build_file)
-        stage = "preparing the build file"
-        try:
-            with stages.stage("prepare"):
-                _checkpoint_raw(raw)
-                shutil.copyfile(raw, build_file)
+        # The raw layer is checked before dbt: a broken operational rule is reported on the operational
+        # table that breaks it, and dbt does not spend its time on data that cannot be published.
+        stage = "raw checks"
+        with stages.stage("raw checks"):
+            # dbt's import (a second or two) overlaps the checks, which run in the worker process.
+            importer = threading.Thread(target=preload_dbt, name="dbt-import", daemon=True)
+            importer.start()
+            raw_gate = worker.run(build_file, "raw")
+            importer.join()
+        if not raw_gate.ok:
+            raise BuildFailed("raw checks", [r.explain() for r in raw_gate.failed], published)
 
-            # The raw layer is checked before dbt: a broken operational rule is reported on the operational
-            # table that breaks it, and dbt does not spend its time on data that cannot be published.
-            stage = "raw checks"
-            with stages.stage("raw checks"):
-                raw_gate = run_gate(build_file, RAW_SUITES)
-            if not raw_gate.ok:
-                raise BuildFailed("raw checks", [r.explain() for r in raw_gate.failed], published)
+        stage = "dbt"
+        with stages.stage("dbt"):
+            # Unit tests check the models' logic on their own fixture rows, not the data: when this very
+            # project (files and versions) already passed them in a published build, they are not rerun.
+            fingerprint = project_fingerprint(project_dir)
+            unit_tests_passed_in = _unit_tests_passed_before(published, fingerprint)
+            dbt = run_dbt_build(
+                build_file,
+                skip_unit_tests=unit_tests_passed_in is not None,
+                as_of=as_of,
+                horizon_days=horizon_days,
+                work_dir=directory / "dbt",
+                project_dir=project_dir,
+                on_node=progress.node_finished if progress else None,
+                threads=threads,
+            )
+        if not dbt.success:
+            raise BuildFailed("dbt", dbt.problems(), published)
 
-            stage = "dbt"
-            with stages.stage("dbt"):
-                # Unit tests check the models' logic on their own fixture rows, not the data: when this very
-                # project (files and versions) already passed them in a published build, they are not rerun.
-                fingerprint = project_fingerprint(project_dir)
-                unit_tests_passed_in = _unit_tests_passed_before(published, fingerprint)
-                dbt = run_dbt_build(
-                    build_file,
-                    skip_unit_tests=unit_tests_passed_in is not None,
+        stage = "mart checks"
+        with stages.stage("mart checks"):
+            mart_gate = worker.run(build_file, "marts")
+        if not mart_gate.ok:
+            raise BuildFailed("mart checks", [r.explain() for r in mart_gate.failed], published)
+        gate = GateOutcome(raw_gate.results + mart_gate.results, raw_gate.seconds + mart_gate.seconds)
+
+        stage = "publishing"
+        with stages.stage("publish"):
+            con = duckdb.connect(str(build_file))
+            try:
+                row_counts = _row_counts(con)
+                con.execute(REFRESH_LOG_DDL).fetchall()
+                history = carry_history(con, published)
+                checks_passed = dbt.tests_passed + gate.passed
+                finished_at = now()
+                result = BuildResult(
+                    build_id=build_id,
+                    published=published,
                     as_of=as_of,
                     horizon_days=horizon_days,
-                    work_dir=directory / "dbt",
-                    project_dir=project_dir,
-                    on_node=progress.node_finished if progress else None,
-                    threads=threads,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    stage_seconds=seconds,
+                    row_counts=row_counts,
+                    dbt=dbt,
+                    gate=gate,
+                    checks_passed=checks_passed,
+                    checks_failed=0,
+                    history=history,
                 )
-            if not dbt.success:
-                raise BuildFailed("dbt", dbt.problems(), published)
-
-            stage = "mart checks"
-            with stages.stage("mart checks"):
-                mart_gate = run_gate(build_file, MART_SUITES)
-            if not mart_gate.ok:
-                raise BuildFailed("mart checks", [r.explain() for r in mart_gate.failed], published)
-            gate = GateOutcome(raw_gate.results + mart_gate.results, raw_gate.seconds + mart_gate.seconds)
-
-            stage = "publishing"
-            with stages.stage("publish"):
-                con = duckdb.connect(str(build_file))
-                try:
-                    row_counts = _row_counts(con)
-                    con.execute(REFRESH_LOG_DDL).fetchall()
-                    history = carry_history(con, published)
-                    checks_passed = dbt.tests_passed + gate.passed
-                    finished_at = now()
-                    result = BuildResult(
-                        build_id=build_id,
-                        published=published,
-                        as_of=as_of,
-                        horizon_days=horizon_days,
-                        started_at=started_at,
-                        finished_at=finished_at,
-                        stage_seconds=seconds,
-                        row_counts=row_counts,
-                        dbt=dbt,
-                        gate=gate,
-                        checks_passed=checks_passed,
-                        checks_failed=0,
-                        history=history,
-                    )
-                    write_entry(
-                        con,
-                        {
-                            "build_id": result.build_id,
-                            "started_at": started_at,
-                            "finished_at": finished_at,
-                            "as_of_date": as_of,
-                            "horizon_days": horizon_days,
-                            "status": "published",
-                            "row_counts": row_counts,
-                            "checks_passed": checks_passed,
-                            "checks_failed": 0,
-                            "checks": {
-                                "dbt_project": fingerprint,
-                                "unit_tests_passed_for": fingerprint,
-                                "unit_tests": (
-                                    {"skipped": f"unchanged project, passed in build {unit_tests_passed_in}"}
-                                    if unit_tests_passed_in
-                                    else {"passed": dbt.unit_tests_passed}
-                                ),
-                                "dbt_tests_passed": dbt.tests_passed,
-                                "dbt_nodes": dbt.status_counts(),
-                                "dbt_models": sum(1 for n in dbt.nodes if n.resource_type == "model"),
-                                "gate": [r.as_dict() for r in gate.results],
-                            },
-                            # publish's own time is not known yet; everything before it is
-                            "stage_seconds": dict(seconds),
-                            "slowest_models": [{"model": m, "seconds": round(s, 3)} for m, s in dbt.slowest_models()],
-                            "ingested": ingested or {},
+                write_entry(
+                    con,
+                    {
+                        "build_id": result.build_id,
+                        "started_at": started_at,
+                        "finished_at": finished_at,
+                        "as_of_date": as_of,
+                        "horizon_days": horizon_days,
+                        "status": "published",
+                        "row_counts": row_counts,
+                        "checks_passed": checks_passed,
+                        "checks_failed": 0,
+                        "checks": {
+                            "dbt_project": fingerprint,
+                            "unit_tests_passed_for": fingerprint,
+                            "unit_tests": (
+                                {"skipped": f"unchanged project, passed in build {unit_tests_passed_in}"}
+                                if unit_tests_passed_in
+                                else {"passed": dbt.unit_tests_passed}
+                            ),
+                            "dbt_tests_passed": dbt.tests_passed,
+                            "dbt_nodes": dbt.status_counts(),
+                            "dbt_models": sum(1 for n in dbt.nodes if n.resource_type == "model"),
+                            "gate": [r.as_dict() for r in gate.results],
                         },
-                    )
-                    con.execute("CHECKPOINT").fetchall()
-                finally:
-                    con.close()
-                os.replace(build_file, published)
-                _fsync_dir(directory)
-            return result
-        except BaseException as exc:
-            remove_duckdb_file(build_file)
-            problems = exc.problems if isinstance(exc, BuildFailed) else [f"{type(exc).__name__}: {exc}"]
-            record_failure(
-                failures_path(settings),
-                {
-                    "failed_at": now().isoformat(timespec="seconds"),
-                    "command": "build",
-                    "stage": stage,
-                    "as_of_date": as_of.isoformat(),
-                    "horizon_days": horizon_days,
-                    "problems": problems,
-                    "stage_seconds": seconds,
-                },
-            )
-            if isinstance(exc, duckdb.Error):
-                raise BuildFailed(stage, problems, published) from exc
-            raise
+                        # publish's own time is not known yet; everything before it is
+                        "stage_seconds": dict(seconds),
+                        "slowest_models": [{"model": m, "seconds": round(s, 3)} for m, s in dbt.slowest_models()],
+                        "ingested": ingested or {},
+                    },
+                )
+                con.execute("CHECKPOINT").fetchall()
+            finally:
+                con.close()
+            os.replace(build_file, published)
+            _fsync_dir(directory)
+        return result
+    except BaseException as exc:
+        remove_duckdb_file(build_file)
+        problems = exc.problems if isinstance(exc, BuildFailed) else [f"{type(exc).__name__}: {exc}"]
+        record_failure(
+            failures_path(settings),
+            {
+                "failed_at": now().isoformat(timespec="seconds"),
+                "command": "build",
+                "stage": stage,
+                "as_of_date": as_of.isoformat(),
+                "horizon_days": horizon_days,
+                "problems": problems,
+                "stage_seconds": seconds,
+            },
+        )
+        if isinstance(exc, duckdb.Error):
+            raise BuildFailed(stage, problems, published) from exc
+        raise

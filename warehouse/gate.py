@@ -11,11 +11,16 @@ great_expectations' SQL datasource does not work on DuckDB, so the suites use it
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from crm_app.errors import CrmError
 
 EXAMPLES = 5
 
@@ -429,12 +434,6 @@ def _example(row: dict[str, Any], key_column: str) -> str:
     return f"{key} ({', '.join(extras)})" if extras else str(key)
 
 
-def preload() -> None:
-    """Import great_expectations (seconds of work) ahead of time, e.g. in a thread while ingest runs."""
-    import great_expectations  # noqa: F401
-    from great_expectations.data_context.types.base import DataContextConfig  # noqa: F401
-
-
 def run_gate(build_file: Path, suites: Sequence[Suite] | None = None) -> GateOutcome:
     """Run every suite on ``build_file`` (opened read-only); never raises for a failed rule."""
     import duckdb
@@ -520,3 +519,74 @@ def run_gate(build_file: Path, suites: Sequence[Suite] | None = None) -> GateOut
         con.close()
     outcome.seconds = time.perf_counter() - began
     return outcome
+
+
+# ------------------------------------------------------------------------------------ gate worker
+# `import great_expectations` costs seconds of single-threaded Python. Run in a thread of the pipeline's
+# process it only competes with ingest for the GIL; in a process of its own it runs on the other core.
+# `crm refresh` starts the worker before ingest, so the import is done by the time the raw checks start.
+
+
+class GateWorker:
+    """A child process (``python -m warehouse.gate``) that imports great_expectations once and runs suites."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "warehouse.gate"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, build_file: Path, layer: str) -> GateOutcome:
+        """Run the ``raw`` or ``marts`` suites on ``build_file`` in the worker."""
+        process = self.process
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(json.dumps({"build_file": str(build_file), "layer": layer}) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = ""
+        if not line:
+            error = process.stderr.read() if process.stderr and process.poll() is not None else ""
+            last = error.strip().splitlines()[-1] if error.strip() else "no message"
+            raise CrmError(f"the quality gate process stopped unexpectedly: {last}")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise CrmError(f"the quality gate could not run: {answer['error']}")
+        return GateOutcome([CheckResult(**r) for r in answer["results"]], float(answer["seconds"]))
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            try:
+                self.process.stdin.close()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+
+def _serve() -> int:
+    import great_expectations  # noqa: F401  (the point of the worker: import before the first request)
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        suites = RAW_SUITES if request["layer"] == "raw" else MART_SUITES
+        try:
+            outcome = run_gate(Path(request["build_file"]), suites)
+            answer: dict[str, Any] = {
+                "results": [dict(r.as_dict(), key_label=r.key_label) for r in outcome.results],
+                "seconds": outcome.seconds,
+            }
+        except Exception as exc:  # reported to the parent, which fails the build with it
+            answer = {"error": f"{type(exc).__name__}: {exc}"}
+        sys.stdout.write(json.dumps(answer, default=str) + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_serve())

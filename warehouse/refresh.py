@@ -16,6 +16,7 @@ from warehouse.build import (
     check_horizon,
     parse_as_of,
     start_preload,
+    stop_preload,
 )
 from warehouse.dbt_run import DEFAULT_PROJECT_DIR
 from warehouse.lock import pipeline_lock
@@ -48,11 +49,12 @@ def refresh(
     settings = settings or get_settings()
     day = parse_as_of(as_of.isoformat() if isinstance(as_of, dt.date) else as_of)
     check_horizon(horizon_days)
-    start_preload()  # great_expectations and dbt import while ingest waits on the databases
+    start_preload()  # the gate process imports great_expectations on the other core while ingest runs
     with pipeline_lock(warehouse_dir(settings)):
         try:
             ingested = ingest(settings.sqlalchemy_url, raw_path(settings), overlap=overlap, progress=ingest_progress)
         except BaseException as exc:
+            stop_preload()
             record_failure(
                 failures_path(settings),
                 {
