@@ -47,11 +47,19 @@ def create_opportunity(
     opportunity = create_record(session, Opportunity, {**values, "stage_id": stage.id, "status": "open"}, actor)
     if at is not None:
         opportunity.created_at = at
+    _record_stage(session, opportunity, None, when, actor)
+    return opportunity
+
+
+def _record_stage(
+    session: Session, opportunity: Opportunity, from_stage_id: int | None, when: dt.datetime, actor: User | None
+) -> None:
+    """Append the stage the opportunity is now in to its history (amount and probability at that moment)."""
     session.add(
         OpportunityStageHistory(
             opportunity_id=opportunity.id,
-            from_stage_id=None,
-            to_stage_id=stage.id,
+            from_stage_id=from_stage_id,
+            to_stage_id=opportunity.stage_id,
             changed_at=when,
             changed_by_id=actor.id if actor else None,
             amount=opportunity.amount,
@@ -59,7 +67,6 @@ def create_opportunity(
         )
     )
     flush(session, label(opportunity))
-    return opportunity
 
 
 def change_stage(
@@ -120,18 +127,7 @@ def change_stage(
             opportunity.competitor_id = competitor_id
     else:
         opportunity.lost_reason = None
-    session.add(
-        OpportunityStageHistory(
-            opportunity_id=opportunity.id,
-            from_stage_id=from_stage_id,
-            to_stage_id=stage.id,
-            changed_at=when,
-            changed_by_id=actor.id if actor else None,
-            amount=opportunity.amount,
-            probability=opportunity.probability,
-        )
-    )
-    flush(session, label(opportunity))
+    _record_stage(session, opportunity, from_stage_id, when, actor)
     audit(
         session,
         actor,
