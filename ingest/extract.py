@@ -54,7 +54,8 @@ DEFAULT_OVERLAP = dt.timedelta(minutes=5)
 # makes ingest log a line and sleep at that point (of every table, or of TABLE), so a test can SIGKILL it
 # exactly there.
 PAUSE_ENV = "CRM_INGEST_PAUSE"
-_ID_CHUNK = 5000
+_ID_CHUNK = 10_000
+_VERSION_COLUMNS = ("id", "updated_at", "version")
 
 
 class IngestError(CrmError):
@@ -249,6 +250,11 @@ class Source:
     def ids_sql(self, table: RawTable) -> str:
         return f'SELECT CAST("id" AS BIGINT) AS "id" FROM {_q(table.name)}'
 
+    def keys_sql(self, table: RawTable, since: dt.datetime | None) -> str:
+        """Only what tells a row's version apart — id, updated_at, version — for rows in the cursor window."""
+        narrow = RawTable(table.name, tuple(c for c in table.columns if c.name in _VERSION_COLUMNS))
+        return self.select_sql(narrow, since)
+
     @contextmanager
     def stream(self, sql: str) -> Iterator[pa.RecordBatchReader]:
         """The result of ``sql`` as Arrow batches, valid inside the ``with`` block."""
@@ -441,25 +447,21 @@ def _ingest_table(
         has_rows = bool(_scalar(con, f"SELECT count(*) FROM {target}"))
         since = None if (full or previous_run is None or not has_rows) else previous_run - overlap
 
-        with source.stream(source.select_sql(table, since)) as reader:
-            con.register("_source_batches", reader)
-            try:
-                if has_rows:
-                    _run(con, f"CREATE OR REPLACE TEMP TABLE _incoming AS {_load_sql(table, '_source_batches')}")
-                else:
-                    # First load: nothing to compare with, stream straight into the table.
+        if has_rows:
+            _load_changes(con, source, table, target, since, started, result)
+        else:
+            # First load: nothing to compare with, stream every row straight into the table.
+            with source.stream(source.select_sql(table)) as reader:
+                con.register("_source_batches", reader)
+                try:
                     inserted = _scalar(
                         con,
                         f"INSERT INTO {target} SELECT *, ? FROM ({_load_sql(table, '_source_batches')})",
                         [started],
                     )
-                    result.fetched = result.inserted = int(inserted or 0)
-            finally:
-                con.unregister("_source_batches")
-        if has_rows:
-            result.fetched = int(_scalar(con, "SELECT count(*) FROM _incoming"))
-            result.deleted, result.fetched = _reconcile_keys(con, source, table, target, full, result.fetched)
-            _apply_changes(con, table, target, started, result)
+                finally:
+                    con.unregister("_source_batches")
+            result.fetched = result.inserted = int(inserted or 0)
 
         result.watermark = _scalar(con, f"SELECT max(updated_at) FROM {target}")
         result.rows = _scalar(con, f"SELECT count(*) FROM {target}")
@@ -490,55 +492,102 @@ def _ingest_table(
     return result
 
 
-def _reconcile_keys(
-    con: duckdb.DuckDBPyConnection, source: Source, table: RawTable, target: str, full: bool, fetched: int
-) -> tuple[int, int]:
-    """Delete raw rows whose id left the source; fetch source rows the cursor missed. (deleted, fetched)."""
-    if full:
-        ids_relation = "(SELECT id FROM _incoming)"
+def _load_changes(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    table: RawTable,
+    target: str,
+    since: dt.datetime | None,
+    started: dt.datetime,
+    result: TableIngest,
+) -> None:
+    """Bring a non-empty raw table up to date: narrow passes find what changed, full rows travel only for it.
+
+    1. (id, updated_at, version) of the rows in the cursor window: rows that differ from their raw copy, or
+       that the raw table lacks, changed. Only these three columns travel, so a window full of unchanged
+       rows (a bulk load within the overlap) costs little.
+    2. Their full rows are fetched by key; each replaces its raw row (delete + insert).
+    3. The id sets are compared: first through a cheap fingerprint (count, sum, min and max of the ids) on
+       both sides, then, only when it differs, id by id: ids gone from the source are deleted (rows deleted
+       for real), ids the raw table lacks (a row written with an updated_at older than the window) are
+       fetched. (Fingerprints that agree while the sets differ need as many back-dated inserts as deletes
+       with ids summing alike: not a case this guards against.)
+    """
+    keys = ", ".join(
+        f"CAST({_q(c.name)} AS {c.duckdb_type}) AS {_q(c.name)}" for c in table.columns if c.name in _VERSION_COLUMNS
+    )
+    with source.stream(source.keys_sql(table, since)) as reader:
+        con.register("_window_batches", reader)
+        try:
+            _run(con, f'CREATE OR REPLACE TEMP TABLE _window AS SELECT {keys} FROM _window_batches WHERE "_w" = 1')
+        finally:
+            con.unregister("_window_batches")
+    same = "r.updated_at IS NOT DISTINCT FROM w.updated_at"
+    if table.has_version:
+        same += " AND r.version IS NOT DISTINCT FROM w.version"
+    changed = (
+        f"SELECT w.id FROM _window AS w WHERE NOT EXISTS (SELECT 1 FROM {target} AS r WHERE r.id = w.id AND {same})"
+    )
+    wanted = [row[0] for row in con.execute(f"{changed} ORDER BY 1").fetchall()]
+    _fetch_rows(con, source, table, target, wanted, started, result)
+
+    if since is None:
+        ids_relation = "(SELECT id FROM _window)"  # the window was the whole table
     else:
+        fingerprint = 'count(*), coalesce(sum("id"), 0), min("id"), max("id")'
+        theirs = tuple(source.read_all(f"SELECT {fingerprint} FROM {_q(table.name)}").to_pylist()[0].values())
+        ours = tuple(con.execute(f"SELECT {fingerprint} FROM {target}").fetchall()[0])
+        if tuple(map(_as_int, theirs)) == tuple(map(_as_int, ours)):
+            _run(con, "DROP TABLE _window")
+            return
         con.register("_source_ids", source.read_all(source.ids_sql(table)))
         ids_relation = "_source_ids"
-        missing = [
-            row[0]
-            for row in con.execute(
-                f"SELECT id FROM _source_ids EXCEPT (SELECT id FROM {target} UNION ALL SELECT id FROM _incoming)"
-            ).fetchall()
-        ]
-        for start in range(0, len(missing), _ID_CHUNK):
-            chunk = missing[start : start + _ID_CHUNK]
-            with source.stream(source.select_sql(table, ids=chunk)) as reader:
-                con.register("_missed_batches", reader)
-                con.execute(f"INSERT INTO _incoming {_load_sql(table, '_missed_batches')}").fetchall()
-                con.unregister("_missed_batches")
-            fetched += len(chunk)
-    deleted = _scalar(
-        con, f"DELETE FROM {target} AS r WHERE NOT EXISTS (SELECT 1 FROM {ids_relation} AS s WHERE s.id = r.id)"
+    result.deleted = int(
+        _scalar(
+            con, f"DELETE FROM {target} AS r WHERE NOT EXISTS (SELECT 1 FROM {ids_relation} AS s WHERE s.id = r.id)"
+        )
+        or 0
     )
-    if not full:
+    missing = f"SELECT s.id FROM {ids_relation} AS s WHERE NOT EXISTS (SELECT 1 FROM {target} AS r WHERE r.id = s.id)"
+    lacking = [row[0] for row in con.execute(f"{missing} ORDER BY 1").fetchall()]
+    if since is not None:
         con.unregister("_source_ids")
-    return int(deleted or 0), fetched
+    _run(con, "DROP TABLE _window")
+    _fetch_rows(con, source, table, target, lacking, started, result)
 
 
-def _apply_changes(
-    con: duckdb.DuckDBPyConnection, table: RawTable, target: str, started: dt.datetime, result: TableIngest
+def _as_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _fetch_rows(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    table: RawTable,
+    target: str,
+    ids: list[int],
+    started: dt.datetime,
+    result: TableIngest,
 ) -> None:
-    """Replace the raw rows whose incoming version differs (delete + insert by id); skip identical ones."""
-    same = "r.updated_at IS NOT DISTINCT FROM i.updated_at"
-    if table.has_version:
-        same += " AND r.version IS NOT DISTINCT FROM i.version"
-    _run(
-        con,
-        "CREATE OR REPLACE TEMP TABLE _changed AS SELECT i.* FROM _incoming AS i "
-        f"WHERE NOT EXISTS (SELECT 1 FROM {target} AS r WHERE r.id = i.id AND {same})",
-    )
-    changed = _scalar(con, "SELECT count(*) FROM _changed")
-    if changed:
-        result.updated = int(_scalar(con, f"DELETE FROM {target} WHERE id IN (SELECT id FROM _changed)") or 0)
-        _run(con, f"INSERT INTO {target} SELECT *, ? FROM _changed", [started])
-    result.inserted = int(changed) - result.updated
-    _run(con, "DROP TABLE _changed")
+    """Fetch the full rows of ``ids`` by key and replace their raw rows (delete + insert)."""
+    if not ids:
+        return
+    _run(con, f"CREATE OR REPLACE TEMP TABLE _incoming AS SELECT * FROM {target} LIMIT 0")
+    _run(con, f"ALTER TABLE _incoming DROP COLUMN {_q(INGESTED_AT)}")
+    for start in range(0, len(ids), _ID_CHUNK):
+        with source.stream(source.select_sql(table, ids=ids[start : start + _ID_CHUNK])) as reader:
+            con.register("_changed_batches", reader)
+            try:
+                _run(con, f"INSERT INTO _incoming {_load_sql(table, '_changed_batches')}")
+            finally:
+                con.unregister("_changed_batches")
+    fetched = int(_scalar(con, "SELECT count(*) FROM _incoming"))
+    updated = int(_scalar(con, f"DELETE FROM {target} WHERE id IN (SELECT id FROM _incoming)") or 0)
+    _run(con, f"INSERT INTO {target} SELECT *, ? FROM _incoming", [started])
     _run(con, "DROP TABLE _incoming")
+    result.fetched += fetched
+    result.updated += updated
+    result.inserted += fetched - updated
 
 
 def open_raw(raw_path: Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -168,7 +168,9 @@ def register(cli: click.Group) -> None:
     """Add the warehouse commands to the `crm` group."""
 
     @cli.command("ingest")
-    @click.option("--full", is_flag=True, help="Re-read every row, not only those changed since the watermark.")
+    @click.option(
+        "--full", is_flag=True, help="Compare every row with the raw layer, not only those changed since the watermark."
+    )
     @click.option(
         "--overlap-minutes",
         type=click.FloatRange(min=0),

@@ -97,6 +97,8 @@ def test_repeated_ingest_changes_nothing(db_url: str, raw_path: Path, sample: Sa
     again = run_ingest(db_url, raw_path)
 
     assert (again.inserted, again.updated, again.deleted) == (0, 0, 0)
+    # Every row is still inside the cursor's overlap window, yet no full row travelled: only keys did.
+    assert sum(t.fetched for t in again.tables) == 0
     assert raw_rows(raw_path, "order_lines") == before
     con = duckdb.connect(str(raw_path), read_only=True)
     assert con.execute("select max(_ingested_at), count(*) from raw.raw.orders").fetchall() == stamps
@@ -116,6 +118,7 @@ def test_changed_row_is_updated_not_duplicated(
 
     by_table = {t.table: t for t in result.tables}
     assert (by_table["accounts"].inserted, by_table["accounts"].updated) == (0, 1)
+    assert by_table["accounts"].fetched == 1
     renamed = [r for r in raw_rows(raw_path, "accounts") if "Renamed Ltd" in r]
     assert len(renamed) == 1
     assert Decimal("2500.50") in renamed[0]
