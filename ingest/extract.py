@@ -7,17 +7,20 @@ rows deleted for real in the operational DB are deleted from the raw layer too.
 
 Per table, in one DuckDB transaction that also moves the table's watermark in ``raw._watermarks``:
 
-1. rows with ``updated_at >= watermark - overlap`` are read as Arrow batches through ADBC, all tables in
-   one read snapshot of the source (SQLite read transaction, PostgreSQL REPEATABLE READ), so the raw layer
-   never sees an order line whose order came later. The watermark is the start of the previous extraction
-   of the table (``last_ingested_at``, taken before its snapshot); the overlap (5 minutes by default)
-   covers transactions that stamped ``updated_at`` before that snapshot but committed after it.
-   (``max_updated_at``, the newest change seen, is kept too, for freshness.)
-2. the set of ids in the source is compared with the raw table: ids that vanished are deleted, ids the
-   cursor missed (a row written with an old ``updated_at``) are fetched by key;
-3. only rows whose ``(updated_at, version)`` differ from the raw copy are replaced (delete + insert by id),
-   so a repeated run writes nothing, and a run killed at any point leaves each table either before or
-   after its transaction: the next run loses nothing and duplicates nothing.
+1. all tables are read in one read snapshot of the source (SQLite read transaction, PostgreSQL REPEATABLE
+   READ) as Arrow batches through ADBC, so the raw layer never sees an order line whose order came later;
+2. cursor: ``updated_at >= watermark - overlap``, where the watermark is the start of the previous
+   extraction of the table (``last_ingested_at``, taken before its snapshot) and the overlap (5 minutes by
+   default) covers transactions that stamped ``updated_at`` before that snapshot but committed after it.
+   Only (id, updated_at, version) of the window's rows are read first; full rows travel only for the ids
+   whose version differs from the raw copy, and replace it (delete + insert by id);
+3. the id sets are compared (a count/sum/min/max fingerprint first, id by id when it differs): ids gone
+   from the source are deleted (real deletes), ids the raw table lacks are fetched (rows written with an
+   old ``updated_at``).
+
+A repeated run writes nothing; a run killed at any point leaves each table either before or after its
+transaction, so the next run loses nothing and duplicates nothing. ``max_updated_at`` (the newest change
+seen) is kept in the watermarks too, for freshness.
 """
 
 from __future__ import annotations
