@@ -51,3 +51,12 @@
     {%- endif -%}
     {{- value -}}
 {%- endmacro %}
+
+{#- Days before the as-of date that the customer value back-test holds out (var clv_backtest_holdout_days). -#}
+{% macro clv_backtest_holdout_days() -%}
+    {%- set raw = var('clv_backtest_holdout_days') | string | trim -%}
+    {%- if not modules.re.match('^[0-9]+$', raw) or (raw | int) < 1 -%}
+        {{ exceptions.raise_compiler_error("clv_backtest_holdout_days must be a positive number of days, got " ~ raw) }}
+    {%- endif -%}
+    {{- raw | int -}}
+{%- endmacro %}
