@@ -1,0 +1,64 @@
+"""Indexes for the web app's busiest pages: account search and the pipeline board.
+
+Written by hand (autogenerate cannot reflect SQLite expression indexes) to match the ``Index`` declarations
+in crm_app.models.accounts and crm_app.models.sales. Only indexes are added — no table or row changes — so
+downgrade drops them again and nothing else.
+
+- ``ix_accounts_name_lower`` / ``ix_accounts_external_ref_lower``: ``lower(column)`` of live accounts. The
+  account list's case-insensitive "starts with" search becomes one index range; counting the matches reads
+  the index alone. Partial (``deleted_at IS NULL``) because every list reads live accounts only.
+- ``ix_opportunities_board``: ``(stage_id, closed_date, amount)`` of live deals. The board's count and sum
+  per stage — every deal of an open stage, the last 30 days by ``closed_date`` of a closed one — is an
+  index-only read instead of a visit to every deal.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-28 09:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+LIVE = sa.text("deleted_at IS NULL")
+
+
+def upgrade() -> None:
+    op.create_index(
+        "ix_accounts_name_lower",
+        "accounts",
+        [sa.text("lower(name)")],
+        unique=False,
+        sqlite_where=LIVE,
+        postgresql_where=LIVE,
+    )
+    op.create_index(
+        "ix_accounts_external_ref_lower",
+        "accounts",
+        [sa.text("lower(external_ref)")],
+        unique=False,
+        sqlite_where=LIVE,
+        postgresql_where=LIVE,
+    )
+    op.create_index(
+        "ix_opportunities_board",
+        "opportunities",
+        ["stage_id", "closed_date", "amount"],
+        unique=False,
+        sqlite_where=LIVE,
+        postgresql_where=LIVE,
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_opportunities_board", table_name="opportunities")
+    op.drop_index("ix_accounts_external_ref_lower", table_name="accounts")
+    op.drop_index("ix_accounts_name_lower", table_name="accounts")
