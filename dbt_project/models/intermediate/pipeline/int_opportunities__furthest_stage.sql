@@ -59,6 +59,7 @@ final as (
         opportunities.opportunity_id,
         opportunities.department_id,
         opportunities.region,
+        opportunities.owner_id,
         opportunities.opportunity_status,
         opportunities.amount,
         -- lost straight from creation: it reached the first stage

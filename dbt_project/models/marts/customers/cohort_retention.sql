@@ -1,6 +1,6 @@
 {#- Customers grouped by the month of their first purchase occasion (cohort), followed month by month to
     the as-of month: how many bought again in each month and what they spent. Grain: cohort month x months
-    since the first purchase x the customer's department and region (sum rows to filter). -#}
+    since the first purchase x the customer's department, region and owner (sum rows to filter). -#}
 with
 
 occasions as (
@@ -39,12 +39,13 @@ cohorts as (
         firsts.cohort_month,
         customers.department_id,
         customers.region,
+        customers.owner_id,
         count(*) as cohort_size
 
     from firsts
     inner join customers
         on firsts.account_id = customers.account_id
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
@@ -54,6 +55,7 @@ activity as (
         firsts.cohort_month,
         customers.department_id,
         customers.region,
+        customers.owner_id,
         cast({{ dbt.date_trunc('month', 'occasions.occasion_date') }} as date) as activity_month,
         count(distinct occasions.account_id) as active_customers,
         sum(occasions.net_revenue) as net_revenue,
@@ -64,7 +66,7 @@ activity as (
         on occasions.account_id = firsts.account_id
     inner join customers
         on occasions.account_id = customers.account_id
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 
 ),
 
@@ -77,6 +79,7 @@ final as (
             as months_since_first_purchase,
         cohorts.department_id,
         cohorts.region,
+        cohorts.owner_id,
         cohorts.cohort_size,
         coalesce(activity.active_customers, 0) as active_customers,
         cast(coalesce(activity.active_customers, 0) as {{ type_double() }}) / cohorts.cohort_size
@@ -91,6 +94,7 @@ final as (
         on cohorts.cohort_month = activity.cohort_month
         and cohorts.department_id is not distinct from activity.department_id
         and cohorts.region is not distinct from activity.region
+        and cohorts.owner_id is not distinct from activity.owner_id
         and dates.month_start = activity.activity_month
 
 )

@@ -1,5 +1,6 @@
-{#- Each competitor: where we met them (opportunities naming them as main competitor), how we fared
-    against them, and the business they won at our accounts (competitor orders), as of the as-of date. -#}
+{#- Each competitor per department: where we met them (opportunities naming them as main competitor, by the
+    deal's department), how we fared against them, and the business they won at our accounts (competitor orders,
+    by the account's department), as of the as-of date. Every count adds up over departments. -#}
 with
 
 competitors as (
@@ -38,6 +39,7 @@ deals as (
 
     select
         competitor_id,
+        department_id,
         count(*) as opportunity_count,
         count(case when opportunity_status = 'open' then 1 end) as open_count,
         count(case when opportunity_status = 'won' then 1 end) as won_count,
@@ -49,7 +51,7 @@ deals as (
             as lost_to_competitor_reason_count
 
     from opportunities
-    group by competitor_id
+    group by competitor_id, department_id
 
 ),
 
@@ -57,6 +59,7 @@ orders as (
 
     select
         competitor_orders.competitor_id,
+        accounts.department_id,
         count(*) as competitor_order_count,
         sum(competitor_orders.amount) as competitor_order_amount,
         count(distinct competitor_orders.account_id) as competitor_order_accounts
@@ -66,22 +69,26 @@ orders as (
     left join accounts
         on competitor_orders.account_id = accounts.account_id
     where competitor_orders.account_id is null or accounts.account_id is not null
-    group by competitor_orders.competitor_id
+    group by competitor_orders.competitor_id, accounts.department_id
 
 ),
 
+-- an account where we met the competitor counts once, in the account's own department
 presence as (
 
-    select competitor_id, count(distinct account_id) as accounts_present
+    select
+        met.competitor_id,
+        accounts.department_id,
+        count(distinct met.account_id) as accounts_present
+
     from (
         select competitor_id, account_id from opportunities
         union
-        select competitor_orders.competitor_id, competitor_orders.account_id
-        from competitor_orders
-        inner join accounts
-            on competitor_orders.account_id = accounts.account_id
+        select competitor_id, account_id from competitor_orders
     ) as met
-    group by competitor_id
+    inner join accounts
+        on met.account_id = accounts.account_id
+    group by met.competitor_id, accounts.department_id
 
 ),
 
@@ -96,10 +103,32 @@ products as (
 
 ),
 
+met as (
+
+    select competitor_id, department_id from deals
+    union
+    select competitor_id, department_id from orders
+    union
+    select competitor_id, department_id from presence
+
+),
+
+keys as (
+
+    select competitor_id, department_id from met
+    union all
+    -- a competitor never met yet keeps one row (no department), so every competitor is listed
+    select competitor_id, cast(null as {{ dbt.type_int() }}) as department_id
+    from competitors
+    where competitor_id not in (select competitor_id from met)
+
+),
+
 final as (
 
     select
         competitors.competitor_id,
+        keys.department_id,
         competitors.competitor_name,
         competitors.is_deleted,
         coalesce(presence.accounts_present, 0) as accounts_present,
@@ -119,17 +148,23 @@ final as (
         coalesce(orders.competitor_order_count, 0) as competitor_order_count,
         coalesce(orders.competitor_order_amount, 0) as competitor_order_amount,
         coalesce(orders.competitor_order_accounts, 0) as competitor_order_accounts,
+        -- the competitor's own, the same on each of its rows
         coalesce(products.competitor_product_count, 0) as competitor_product_count
 
-    from competitors
+    from keys
+    inner join competitors
+        on keys.competitor_id = competitors.competitor_id
     left join deals
-        on competitors.competitor_id = deals.competitor_id
+        on keys.competitor_id = deals.competitor_id
+        and keys.department_id is not distinct from deals.department_id
     left join orders
-        on competitors.competitor_id = orders.competitor_id
+        on keys.competitor_id = orders.competitor_id
+        and keys.department_id is not distinct from orders.department_id
     left join presence
-        on competitors.competitor_id = presence.competitor_id
+        on keys.competitor_id = presence.competitor_id
+        and keys.department_id is not distinct from presence.department_id
     left join products
-        on competitors.competitor_id = products.competitor_id
+        on keys.competitor_id = products.competitor_id
 
 )
 

@@ -12,6 +12,8 @@ plans as (
     select * from {{ ref('plan_vs_actual') }}
     where plan_level = 'department'
         and period_month >= cast({{ dbt.date_trunc('year', as_of_date()) }} as date)
+        -- year to date: the targets of months still to come are not due yet
+        and not is_future_month
 
 ),
 

@@ -38,7 +38,7 @@ path as (
 
 segments as (
 
-    select distinct department_id, region from opportunities
+    select distinct department_id, region, owner_id from opportunities
 
 ),
 
@@ -52,6 +52,7 @@ final as (
         path.next_stage_name,
         segments.department_id,
         segments.region,
+        segments.owner_id,
         count(furthest.opportunity_id) as entered_count,
         count(case when furthest.furthest_stage_position >= path.next_stage_position then 1 end)
             as advanced_count,
@@ -91,6 +92,7 @@ final as (
         on furthest.furthest_stage_position >= path.stage_position
         and segments.department_id is not distinct from furthest.department_id
         and segments.region is not distinct from furthest.region
+        and segments.owner_id is not distinct from furthest.owner_id
     group by
         path.stage_id,
         path.stage_name,
@@ -99,7 +101,8 @@ final as (
         path.next_stage_name,
         path.next_stage_position,
         segments.department_id,
-        segments.region
+        segments.region,
+        segments.owner_id
 
 )
 

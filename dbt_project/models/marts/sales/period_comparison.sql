@@ -1,6 +1,7 @@
 {#- Prior-period comparison ending on the as-of date: month, quarter and year to date against the same span
     one month, quarter and year earlier, and the last 30, 90 and 365 days against the span before. Grain:
-    period x side (current / prior) figures side by side, by the order's department and the customer's region. -#}
+    period x side (current / prior) figures side by side, by department, region and owner (the order's, the deal's;
+    the customer's for new customers and cases). -#}
 with
 
 orders as (
@@ -82,6 +83,7 @@ order_figures as (
         sides.side,
         orders.department_id,
         orders.region,
+        orders.owner_id,
         sum(orders.net_revenue) as net_revenue,
         sum(orders.gross_margin) as gross_margin,
         count(case when orders.order_kind = 'sale' then 1 end) as sale_orders,
@@ -90,7 +92,7 @@ order_figures as (
     from sides
     inner join orders
         on orders.order_date between sides.start_date and sides.end_date
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 
 ),
 
@@ -101,6 +103,7 @@ new_customer_figures as (
         sides.side,
         customers.department_id,
         customers.region,
+        customers.owner_id,
         count(*) as new_customers
 
     from sides
@@ -109,7 +112,7 @@ new_customer_figures as (
         and occasions.occasion_date between sides.start_date and sides.end_date
     inner join customers
         on occasions.account_id = customers.account_id
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 
 ),
 
@@ -120,13 +123,14 @@ deal_figures as (
         sides.side,
         opportunities.department_id,
         opportunities.region,
+        opportunities.owner_id,
         count(*) as won_deals,
         sum(opportunities.amount) as won_amount
 
     from sides
     inner join opportunities
         on opportunities.closed_date between sides.start_date and sides.end_date
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 
 ),
 
@@ -137,6 +141,7 @@ case_figures as (
         sides.side,
         customers.department_id,
         cases.region,
+        customers.owner_id,
         count(*) as cases_opened,
         count(case when cases.is_complaint then 1 end) as complaints_opened
 
@@ -145,19 +150,19 @@ case_figures as (
         on cases.opened_date between sides.start_date and sides.end_date
     left join customers
         on cases.account_id = customers.account_id
-    group by 1, 2, 3, 4
+    group by 1, 2, 3, 4, 5
 
 ),
 
 keys as (
 
-    select period, department_id, region from order_figures
+    select period, department_id, region, owner_id from order_figures
     union
-    select period, department_id, region from new_customer_figures
+    select period, department_id, region, owner_id from new_customer_figures
     union
-    select period, department_id, region from deal_figures
+    select period, department_id, region, owner_id from deal_figures
     union
-    select period, department_id, region from case_figures
+    select period, department_id, region, owner_id from case_figures
 
 ),
 
@@ -179,6 +184,7 @@ final as (
         periods.prior_end,
         keys.department_id,
         keys.region,
+        keys.owner_id,
         {%- for measure, source in measures %}
         coalesce(current_{{ source }}.{{ measure }}, 0) as {{ measure }},
         coalesce(prior_{{ source }}.{{ measure }}, 0) as prior_{{ measure }},
@@ -200,6 +206,7 @@ final as (
         and {{ side }}_{{ source }}.side = '{{ side }}'
         and keys.department_id is not distinct from {{ side }}_{{ source }}.department_id
         and keys.region is not distinct from {{ side }}_{{ source }}.region
+        and keys.owner_id is not distinct from {{ side }}_{{ source }}.owner_id
     {%- endfor %}
     {%- endfor %}
 

@@ -1,11 +1,19 @@
 {#- Each monthly sales plan target against what actually happened in its scope: a department plan covers
-    its sub-departments, a category plan its sub-categories, an employee plan the orders they own. -#}
+    its sub-departments, a category plan its sub-categories, an employee plan the orders they own. Months after
+    the as-of month carry their targets only (is_future_month), for the plans made by the as-of date. -#}
 with
 
 plans as (
 
-    select * from {{ ref('stg_crm__sales_plans') }}
+    select
+        *,
+        period_month > {{ as_of_date() }} as is_future_month
+
+    from {{ ref('stg_crm__sales_plans') }}
+    -- a target for a month that has begun counts whenever it was entered (like back-dated orders); a target
+    -- for a later month is an expectation, known only once it was made
     where period_month <= {{ as_of_date() }}
+        or created_at < {{ as_of_cutoff() }}
 
 ),
 
@@ -142,23 +150,33 @@ final as (
         plans.target_revenue,
         plans.target_collections,
         plans.target_margin,
-        coalesce(sales_actuals.actual_quantity, 0) as actual_quantity,
-        coalesce(sales_actuals.actual_revenue, 0) as actual_revenue,
-        case when plans.category_id is null then coalesce(collection_actuals.actual_collections, 0) end
-            as actual_collections,
-        coalesce(sales_actuals.actual_margin, 0) as actual_margin,
-        case when plans.target_quantity > 0 then coalesce(sales_actuals.actual_quantity, 0) / plans.target_quantity end
-            as quantity_attainment,
-        case when plans.target_revenue > 0 then coalesce(sales_actuals.actual_revenue, 0) / plans.target_revenue end
-            as revenue_attainment,
+        -- a month that has not begun has no actuals yet (null, not zero) and no attainment
+        case when not plans.is_future_month then coalesce(sales_actuals.actual_quantity, 0) end as actual_quantity,
+        case when not plans.is_future_month then coalesce(sales_actuals.actual_revenue, 0) end as actual_revenue,
         case
-            when plans.target_collections > 0 and plans.category_id is null
+            when plans.category_id is null and not plans.is_future_month
+                then coalesce(collection_actuals.actual_collections, 0)
+        end as actual_collections,
+        case when not plans.is_future_month then coalesce(sales_actuals.actual_margin, 0) end as actual_margin,
+        case
+            when plans.target_quantity > 0 and not plans.is_future_month
+                then coalesce(sales_actuals.actual_quantity, 0) / plans.target_quantity
+        end as quantity_attainment,
+        case
+            when plans.target_revenue > 0 and not plans.is_future_month
+                then coalesce(sales_actuals.actual_revenue, 0) / plans.target_revenue
+        end as revenue_attainment,
+        case
+            when plans.target_collections > 0 and plans.category_id is null and not plans.is_future_month
                 then coalesce(collection_actuals.actual_collections, 0) / plans.target_collections
         end as collections_attainment,
-        case when plans.target_margin > 0 then coalesce(sales_actuals.actual_margin, 0) / plans.target_margin end
-            as margin_attainment,
+        case
+            when plans.target_margin > 0 and not plans.is_future_month
+                then coalesce(sales_actuals.actual_margin, 0) / plans.target_margin
+        end as margin_attainment,
         -- the as-of month is still running: actuals are month-to-date
-        plans.period_month = cast({{ dbt.date_trunc('month', as_of_date()) }} as date) as is_partial_month
+        plans.period_month = cast({{ dbt.date_trunc('month', as_of_date()) }} as date) as is_partial_month,
+        plans.is_future_month
 
     from plans
     left join sales_actuals

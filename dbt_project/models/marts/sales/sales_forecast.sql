@@ -29,6 +29,7 @@ pipeline as (
         greatest(coalesce(opportunities.expected_close_month, as_of.as_of_month), as_of.as_of_month) as forecast_month,
         opportunities.department_id,
         opportunities.region,
+        opportunities.owner_id,
         count(*) as open_opportunity_count,
         sum(opportunities.amount) as open_amount,
         sum(opportunities.weighted_amount) as weighted_amount,
@@ -36,7 +37,7 @@ pipeline as (
 
     from opportunities
     cross join as_of
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
@@ -46,6 +47,7 @@ collections as (
         greatest(instalments.due_month, as_of.as_of_month) as forecast_month,
         instalments.department_id,
         instalments.region,
+        instalments.owner_id,
         sum(case when instalments.due_date >= {{ as_of_date() }} then instalments.unpaid_amount else 0 end)
             as planned_collections,
         -- already due and unpaid: shown in the as-of month, separately
@@ -54,15 +56,15 @@ collections as (
 
     from instalments
     cross join as_of
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
 keys as (
 
-    select forecast_month, department_id, region from pipeline
+    select forecast_month, department_id, region, owner_id from pipeline
     union
-    select forecast_month, department_id, region from collections
+    select forecast_month, department_id, region, owner_id from collections
 
 ),
 
@@ -72,6 +74,7 @@ final as (
         keys.forecast_month,
         keys.department_id,
         keys.region,
+        keys.owner_id,
         coalesce(pipeline.open_opportunity_count, 0) as open_opportunity_count,
         coalesce(pipeline.slipped_opportunity_count, 0) as slipped_opportunity_count,
         coalesce(pipeline.open_amount, 0) as open_amount,
@@ -86,10 +89,12 @@ final as (
         on keys.forecast_month = pipeline.forecast_month
         and keys.department_id is not distinct from pipeline.department_id
         and keys.region is not distinct from pipeline.region
+        and keys.owner_id is not distinct from pipeline.owner_id
     left join collections
         on keys.forecast_month = collections.forecast_month
         and keys.department_id is not distinct from collections.department_id
         and keys.region is not distinct from collections.region
+        and keys.owner_id is not distinct from collections.owner_id
 
 )
 

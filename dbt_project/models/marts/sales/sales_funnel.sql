@@ -20,7 +20,7 @@ stages as (
 
 segments as (
 
-    select distinct department_id, region from opportunities
+    select distinct department_id, region, owner_id from opportunities
 
 ),
 
@@ -34,7 +34,8 @@ grid as (
         stages.is_closed,
         stages.is_won,
         segments.department_id,
-        segments.region
+        segments.region,
+        segments.owner_id
 
     from stages
     cross join segments
@@ -47,12 +48,13 @@ current_stage as (
         stage_id,
         department_id,
         region,
+        owner_id,
         count(*) as current_count,
         sum(amount) as current_amount,
         sum(weighted_amount) as weighted_amount
 
     from opportunities
-    group by stage_id, department_id, region
+    group by stage_id, department_id, region, owner_id
 
 ),
 
@@ -62,6 +64,7 @@ reached as (
         grid.stage_id,
         grid.department_id,
         grid.region,
+        grid.owner_id,
         count(furthest.opportunity_id) as reached_count,
         coalesce(sum(furthest.amount), 0) as reached_amount
 
@@ -69,12 +72,13 @@ reached as (
     inner join furthest
         on grid.department_id is not distinct from furthest.department_id
         and grid.region is not distinct from furthest.region
+        and grid.owner_id is not distinct from furthest.owner_id
         and (
             -- open and won stages: reached when the deal got that far; the lost stage: when it was lost
             (not (grid.is_closed and not grid.is_won) and furthest.furthest_stage_position >= grid.stage_position)
             or (grid.is_closed and not grid.is_won and furthest.opportunity_status = 'lost')
         )
-    group by grid.stage_id, grid.department_id, grid.region
+    group by grid.stage_id, grid.department_id, grid.region, grid.owner_id
 
 ),
 
@@ -89,6 +93,7 @@ final as (
         grid.is_won,
         grid.department_id,
         grid.region,
+        grid.owner_id,
         coalesce(current_stage.current_count, 0) as current_count,
         coalesce(current_stage.current_amount, 0) as current_amount,
         case when grid.is_closed then 0 else coalesce(current_stage.current_count, 0) end as open_count,
@@ -102,10 +107,12 @@ final as (
         on grid.stage_id = current_stage.stage_id
         and grid.department_id is not distinct from current_stage.department_id
         and grid.region is not distinct from current_stage.region
+        and grid.owner_id is not distinct from current_stage.owner_id
     left join reached
         on grid.stage_id = reached.stage_id
         and grid.department_id is not distinct from reached.department_id
         and grid.region is not distinct from reached.region
+        and grid.owner_id is not distinct from reached.owner_id
 
 )
 

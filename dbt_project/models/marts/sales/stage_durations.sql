@@ -23,6 +23,7 @@ final as (
         stages.stage_position,
         changes.department_id,
         changes.region,
+        changes.owner_id,
         -- stays that ended (the deal moved on, back, or closed) by the as-of date
         count(case when not changes.is_current_stage then 1 end) as completed_stay_count,
         sum(case when not changes.is_current_stage then changes.days_in_stage else 0 end) as completed_stay_days,
@@ -32,6 +33,7 @@ final as (
         ) as median_days_in_stage,
         -- deals sitting in the stage on the as-of date and for how long so far
         count(case when changes.is_current_stage then 1 end) as current_stay_count,
+        sum(case when changes.is_current_stage then changes.days_in_stage else 0 end) as current_stay_days,
         avg(case when changes.is_current_stage then changes.days_in_stage end) as avg_days_in_stage_so_far
 
     from changes
@@ -42,7 +44,8 @@ final as (
         stages.stage_name,
         stages.stage_position,
         changes.department_id,
-        changes.region
+        changes.region,
+        changes.owner_id
 
 )
 

@@ -14,6 +14,7 @@ final as (
         closed_month,
         department_id,
         region,
+        owner_id,
         count(case when opportunity_status = 'won' then 1 end) as won_count,
         count(case when opportunity_status = 'lost' then 1 end) as lost_count,
         count(*) as closed_count,
@@ -40,7 +41,7 @@ final as (
         count(case when opportunity_status = 'lost' and lost_reason is null then 1 end) as lost_reason_unknown_count
 
     from opportunities
-    group by closed_month, department_id, region
+    group by closed_month, department_id, region, owner_id
 
 )
 

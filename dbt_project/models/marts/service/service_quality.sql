@@ -1,7 +1,8 @@
-{#- Satisfaction, complaint rate and resolution times by month (with the customer's department and region),
-    by product and by employee (the last two over the 12 months to the as-of date). One breakdown per row:
-    read the rows of one `breakdown` at a time. Complaint rate = complaints / booked sale orders of the same
-    month, product or employee's customers. -#}
+{#- Satisfaction, complaint rate and resolution times by month and by product (both with the customer's
+    department, region and owner), and by employee (the last two over the 12 months to the as-of date). One
+    breakdown per row: read the rows of one `breakdown` at a time. Complaint rate = complaints / booked sale
+    orders of the same month or product and customers, or of the employee's customers. Month and product rows
+    exist wherever there were cases or sale orders, so summed rows re-divide to the right rate. -#}
 with
 
 cases as (
@@ -66,19 +67,26 @@ case_facts as (
         count(case when satisfaction <= {{ var('low_satisfaction_max') }} then 1 end) as low_satisfaction_cases
 {%- endset %}
 
-by_month as (
+{#- counts are 0 on a row without cases; averages and medians stay null -#}
+{%- set counted = ['cases_opened', 'complaints_opened', 'open_cases', 'resolved_cases', 'rated_cases',
+                   'low_satisfaction_cases'] %}
+{%- set averaged = ['resolution_hours_sum', 'avg_resolution_hours', 'median_resolution_hours', 'satisfaction_sum',
+                    'avg_satisfaction'] %}
+{%- set keys = ['period_month', 'department_id', 'region', 'owner_id', 'product_id', 'user_id'] %}
+
+cases_by_month as (
 
     select
-        'month' as breakdown,
         opened_month as period_month,
         customer_department_id as department_id,
         customer_region as region,
+        customer_owner_id as owner_id,
         cast(null as {{ dbt.type_int() }}) as product_id,
         cast(null as {{ dbt.type_int() }}) as user_id,
         {{ case_measures }}
 
     from case_facts
-    group by opened_month, customer_department_id, customer_region
+    group by opened_month, customer_department_id, customer_region, customer_owner_id
 
 ),
 
@@ -88,50 +96,60 @@ orders_by_month as (
         orders.order_month as period_month,
         customers.department_id,
         customers.region,
+        customers.owner_id,
+        cast(null as {{ dbt.type_int() }}) as product_id,
+        cast(null as {{ dbt.type_int() }}) as user_id,
         count(*) as sale_orders
 
     from orders
     inner join customers
         on orders.account_id = customers.account_id
-    group by 1, 2, 3
+    group by 1, 2, 3, 4
 
 ),
 
-by_product as (
+cases_by_product as (
 
     select
-        'product' as breakdown,
         cast(null as date) as period_month,
-        cast(null as {{ dbt.type_int() }}) as department_id,
-        cast(null as {{ dbt.type_string() }}) as region,
+        customer_department_id as department_id,
+        customer_region as region,
+        customer_owner_id as owner_id,
         product_id,
         cast(null as {{ dbt.type_int() }}) as user_id,
         {{ case_measures }}
 
     from case_facts
     where is_last_12_months and product_id is not null
-    group by product_id
+    group by product_id, customer_department_id, customer_region, customer_owner_id
 
 ),
 
 orders_by_product as (
 
     select
-        product_id,
-        count(distinct order_id) as sale_orders
+        cast(null as date) as period_month,
+        customers.department_id,
+        customers.region,
+        customers.owner_id,
+        lines.product_id,
+        cast(null as {{ dbt.type_int() }}) as user_id,
+        count(distinct lines.order_id) as sale_orders
 
     from lines
-    group by product_id
+    inner join customers
+        on lines.account_id = customers.account_id
+    group by 2, 3, 4, 5
 
 ),
 
-by_employee as (
+cases_by_employee as (
 
     select
-        'employee' as breakdown,
         cast(null as date) as period_month,
         employees.department_id,
         cast(null as {{ dbt.type_string() }}) as region,
+        cast(null as {{ dbt.type_int() }}) as owner_id,
         cast(null as {{ dbt.type_int() }}) as product_id,
         case_facts.owner_id as user_id,
         {{ case_measures }}
@@ -169,42 +187,55 @@ orders_by_owner as (
 
 ),
 
+{%- set breakdowns = [
+    ('month', 'cases_by_month', 'orders_by_month'),
+    ('product', 'cases_by_product', 'orders_by_product'),
+] %}
+
 combined as (
 
-    select
-        by_month.*,
-        by_month.complaints_opened as rated_complaints,
-        coalesce(orders_by_month.sale_orders, 0) as sale_orders
+    {%- for breakdown, case_rows, order_rows in breakdowns %}
 
-    from by_month
-    left join orders_by_month
-        on by_month.period_month = orders_by_month.period_month
-        and by_month.department_id is not distinct from orders_by_month.department_id
-        and by_month.region is not distinct from orders_by_month.region
+    select
+        '{{ breakdown }}' as breakdown,
+        {%- for key in keys %}
+        coalesce({{ case_rows }}.{{ key }}, {{ order_rows }}.{{ key }}) as {{ key }},
+        {%- endfor %}
+        {%- for measure in counted %}
+        coalesce({{ case_rows }}.{{ measure }}, 0) as {{ measure }},
+        {%- endfor %}
+        {%- for measure in averaged %}
+        {{ case_rows }}.{{ measure }},
+        {%- endfor %}
+        coalesce({{ case_rows }}.complaints_opened, 0) as rated_complaints,
+        coalesce({{ order_rows }}.sale_orders, 0) as sale_orders
+
+    from {{ case_rows }}
+    full outer join {{ order_rows }}
+        on
+        {%- for key in keys %}
+        {{ case_rows }}.{{ key }} is not distinct from {{ order_rows }}.{{ key }}{{ ' and' if not loop.last }}
+        {%- endfor %}
 
     union all
+    {%- endfor %}
 
     select
-        by_product.*,
-        by_product.complaints_opened as rated_complaints,
-        coalesce(orders_by_product.sale_orders, 0) as sale_orders
-
-    from by_product
-    left join orders_by_product
-        on by_product.product_id = orders_by_product.product_id
-
-    union all
-
-    select
-        by_employee.*,
+        'employee' as breakdown,
+        {%- for key in keys %}
+        cases_by_employee.{{ key }},
+        {%- endfor %}
+        {%- for measure in counted + averaged %}
+        cases_by_employee.{{ measure }},
+        {%- endfor %}
         coalesce(customer_complaints_by_owner.customer_complaints, 0) as rated_complaints,
         coalesce(orders_by_owner.sale_orders, 0) as sale_orders
 
-    from by_employee
+    from cases_by_employee
     left join customer_complaints_by_owner
-        on by_employee.user_id = customer_complaints_by_owner.user_id
+        on cases_by_employee.user_id = customer_complaints_by_owner.user_id
     left join orders_by_owner
-        on by_employee.user_id = orders_by_owner.user_id
+        on cases_by_employee.user_id = orders_by_owner.user_id
 
 ),
 
@@ -215,6 +246,7 @@ final as (
         period_month,
         department_id,
         region,
+        owner_id,
         product_id,
         user_id,
         cases_opened,
