@@ -30,7 +30,7 @@ def _progress(console: Console) -> Progress:
 
     return Progress(
         SpinnerColumn(),
-        TextColumn("[bold]{task.fields[stage]:<8}[/bold] {task.description}"),
+        TextColumn("[bold]{task.fields[stage]:<11}[/bold] {task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -82,6 +82,7 @@ class _BuildDisplay:
         if task is not None:
             failed = f", [red]{self.dbt_failed} failed[/red]" if self.dbt_failed else ""
             name = unique_id.split(".")[-1] if not unique_id.startswith("test.") else unique_id.split(".")[2]
+            name = name if len(name) <= 36 else name[:35] + "…"
             self.bar.update(task, description=f"dbt build: {self.dbt_nodes} nodes done{failed} — {name}")
 
     def stage_finished(self, stage: str, seconds: float) -> None:
