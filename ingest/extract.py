@@ -125,6 +125,13 @@ def column_mapping(column: sa.Column[Any]) -> tuple[str, str]:
     raise TypeError(f"no raw-layer type for {column.table.name}.{column.name} ({t!r})")
 
 
+# Credentials and login state never leave the operational DB: the published warehouse is read by every
+# dashboard user, and no analysis needs them.
+WITHHELD_COLUMNS: dict[str, frozenset[str]] = {
+    "users": frozenset({"password_hash", "failed_login_count", "locked_until"}),
+}
+
+
 def raw_tables(metadata: sa.MetaData | None = None) -> list[RawTable]:
     """Every operational table (parents first), as the raw layer stores it."""
     if metadata is None:
@@ -138,7 +145,8 @@ def raw_tables(metadata: sa.MetaData | None = None) -> list[RawTable]:
         pk = [c.name for c in table.primary_key.columns]
         if pk != ["id"] or "updated_at" not in table.c:
             raise TypeError(f"table {table.name} needs an integer key 'id' and an 'updated_at' column for ingest")
-        columns = tuple(RawColumn(c.name, *column_mapping(c)) for c in table.columns)
+        withheld = WITHHELD_COLUMNS.get(table.name, frozenset())
+        columns = tuple(RawColumn(c.name, *column_mapping(c)) for c in table.columns if c.name not in withheld)
         tables.append(RawTable(table.name, columns))
     return tables
 

@@ -12,6 +12,7 @@ import duckdb
 from sqlalchemy import Engine, select
 
 from crm_app.models import Base
+from ingest.extract import WITHHELD_COLUMNS
 
 
 def _normal(value: Any) -> Any:
@@ -25,15 +26,21 @@ def _normal(value: Any) -> Any:
     return value
 
 
+def _copied_columns(table: str) -> list[str]:
+    """The operational columns the raw layer carries (credentials are withheld)."""
+    withheld = WITHHELD_COLUMNS.get(table, frozenset())
+    return [c.name for c in Base.metadata.tables[table].columns if c.name not in withheld]
+
+
 def source_rows(engine: Engine, table: str) -> list[tuple[Any, ...]]:
     t = Base.metadata.tables[table]
     with engine.connect() as conn:
-        rows = conn.execute(select(*t.columns).order_by(t.c.id)).all()
+        rows = conn.execute(select(*(t.c[name] for name in _copied_columns(table))).order_by(t.c.id)).all()
     return [tuple(_normal(v) for v in row) for row in rows]
 
 
 def raw_rows(raw_path: Path, table: str) -> list[tuple[Any, ...]]:
-    columns = ", ".join(f'"{c.name}"' for c in Base.metadata.tables[table].columns)
+    columns = ", ".join(f'"{name}"' for name in _copied_columns(table))
     con = duckdb.connect(str(raw_path), read_only=True)
     try:
         catalog = con.execute("select current_database()").fetchall()[0][0]

@@ -67,6 +67,9 @@ def test_ingest_copies_every_table_faithfully(engine: Engine, db_url: str, raw_p
     assert types["pipeline_stages.is_won"] == "BOOLEAN"
     assert types["accounts.custom"] == "JSON"
     assert types["order_lines.id"] == "INTEGER"
+    # Credentials stay in the operational DB: every dashboard user reads the warehouse.
+    assert "users.username" in types
+    assert not {"users.password_hash", "users.failed_login_count", "users.locked_until"} & set(types)
     # Money keeps its cents exactly, even from SQLite (which stores NUMERIC as floating point).
     assert product == [(Decimal("1234.56"), Decimal("1000.01"))]
 
