@@ -93,14 +93,14 @@ class Opportunity(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
 
 
 # The pipeline board's per-stage count and amount of live deals (closed stages: the recent ones by
-# closed_date), read from the index alone (migration 0004).
+# closed_date), read from the index alone (migration 0004). Not partial: SQLite does not treat a partial
+# index as covering when the query repeats its WHERE term, so deleted_at is a key column instead.
 Index(
     "ix_opportunities_board",
     Opportunity.stage_id,
+    Opportunity.deleted_at,
     Opportunity.closed_date,
     Opportunity.amount,
-    sqlite_where=Opportunity.deleted_at.is_(None),
-    postgresql_where=Opportunity.deleted_at.is_(None),
 )
 
 

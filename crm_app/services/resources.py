@@ -6,15 +6,34 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import cache, reduce
 from typing import Any, cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, String, and_, func, or_, select
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    Select,
+    String,
+    Table,
+    and_,
+    asc,
+    desc,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
 
+from crm_app.db import is_sqlite
 from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
 from crm_app.models import (
     Account,
@@ -240,16 +259,64 @@ class ListParams:
     prefix: bool = False  # search by "starts with" on the resource's indexed columns
 
 
-def prefix_clause(model: Any, columns: tuple[str, ...], q: str) -> ColumnElement[bool]:
-    """Rows whose column starts with ``q`` as typed, in lower, upper, or capitalised case: index ranges only."""
+@cache
+def lowered_index_columns(table: Table) -> frozenset[str]:
+    """Columns of ``table`` with an index on ``lower(column)`` (declared in the models, e.g. account names)."""
+    found = set()
+    for index in table.indexes:
+        leading = index.expressions[0] if index.expressions else None
+        if isinstance(leading, FunctionElement) and leading.name.lower() == "lower":
+            arguments = list(leading.clauses)
+            if len(arguments) == 1 and isinstance(arguments[0], ColumnClause):
+                found.add(arguments[0].name)
+    return frozenset(found)
+
+
+def _range(column: Any, start: str) -> ColumnElement[bool]:
+    return and_(column >= start, column < start[:-1] + chr(ord(start[-1]) + 1))
+
+
+def prefix_conditions(model: Any, columns: tuple[str, ...], q: str) -> list[ColumnElement[bool]]:
+    """Rows where one of ``columns`` starts with ``q``, as alternatives that are each index ranges.
+
+    A column with an index on ``lower(column)`` matches whatever the case (one range on that index; ASCII
+    text only, where the databases' ``lower`` and Python's agree) and is an alternative of its own. The
+    other columns match ``q`` as typed, in lower, upper or capitalised case (one range per variant on their
+    plain index) and together make one alternative.
+    """
+    lowered = lowered_index_columns(model.__table__) if q.isascii() else frozenset()
     variants = {q, q.lower(), q.upper(), q.capitalize(), q.title()}
-    terms = []
-    for name in columns:
-        column = getattr(model, name)
-        for variant in variants:
-            upper = variant[:-1] + chr(ord(variant[-1]) + 1)
-            terms.append(and_(column >= variant, column < upper))
-    return or_(*terms)
+    conditions = [_range(func.lower(getattr(model, name)), q.lower()) for name in columns if name in lowered]
+    plain = [_range(getattr(model, name), variant) for name in columns if name not in lowered for variant in variants]
+    if plain:
+        conditions.append(or_(*plain))
+    return conditions
+
+
+def disjoint(conditions: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
+    """The same alternatives, each leaving out the rows an earlier one matches (so counts add up)."""
+    return [
+        and_(condition, *(not_(func.coalesce(earlier, false())) for earlier in conditions[:position]))
+        for position, condition in enumerate(conditions)
+    ]
+
+
+def prefix_clause(model: Any, columns: tuple[str, ...], q: str, *, sqlite: bool = False) -> ColumnElement[bool]:
+    """Rows where one of ``columns`` starts with ``q`` (see :func:`prefix_conditions`), as one condition.
+
+    PostgreSQL ORs the alternatives' index ranges (bitmaps); SQLite does not combine expression indexes
+    for an OR (it would read every row), so there the alternatives are a UNION of one select each.
+    """
+    conditions = prefix_conditions(model, columns, q)
+    if len(conditions) == 1:
+        return conditions[0]
+    if not sqlite:
+        return or_(*conditions)
+    live = [model.deleted_at.is_(None)] if issubclass(model, SoftDeleteMixin) else []
+    return cast(
+        ColumnElement[bool],
+        model.id.in_(union_all(*(select(model.id).where(condition, *live) for condition in conditions))),
+    )
 
 
 @dataclass
@@ -307,15 +374,28 @@ def parse_filters(resource: Resource, raw: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
-def list_query(viewer: Viewer, resource: Resource, params: ListParams) -> Select[Any]:
-    """The visible rows of ``resource`` matching search and filters (no order, no paging)."""
+def list_query(
+    viewer: Viewer,
+    resource: Resource,
+    params: ListParams,
+    *,
+    sqlite: bool = False,
+    match: ColumnElement[bool] | None = None,
+) -> Select[Any]:
+    """The visible rows of ``resource`` matching search and filters (no order, no paging).
+
+    ``sqlite``: the query runs on SQLite (see :func:`prefix_clause`). ``match``: search by this condition
+    instead (one alternative of a "starts with" search, see :func:`list_page`).
+    """
     model = resource.model
     query: Select[Any] = restrict(select(model), viewer, resource.entity)
     if resource.base_filter is not None:
         query = query.where(resource.base_filter())
-    if params.q and (resource.search or resource.prefix_search):
+    if match is not None:
+        query = query.where(match)
+    elif params.q and (resource.search or resource.prefix_search):
         if params.prefix and resource.prefix_search:
-            query = query.where(prefix_clause(model, resource.prefix_search, params.q.strip()))
+            query = query.where(prefix_clause(model, resource.prefix_search, params.q.strip(), sqlite=sqlite))
         else:
             pattern = f"%{_escape_like(params.q.strip())}%"
             query = query.where(or_(*(getattr(model, col).ilike(pattern, escape="\\") for col in resource.search)))
@@ -331,7 +411,8 @@ def list_query(viewer: Viewer, resource: Resource, params: ListParams) -> Select
     return query
 
 
-def order_clause(resource: Resource, sort: str | None, *, searching: bool = False) -> list[Any]:
+def sort_key(resource: Resource, sort: str | None, *, searching: bool = False) -> tuple[Any, bool]:
+    """The expression a list is sorted by (then by id), and whether descending."""
     key = sort or resource.default_sort
     descending = key.startswith("-")
     name = key.lstrip("-")
@@ -341,40 +422,106 @@ def order_clause(resource: Resource, sort: str | None, *, searching: bool = Fals
         descending = resource.default_sort.startswith("-")
     column = getattr(model, name)
     if searching and isinstance(column.type, String):
-        # sorting the few matches beats walking the whole name index in order to find them
+        # matches sorted whatever their case (and the lowered name index gives "starts with" matches in order)
         column = func.lower(column)
-    primary = column.desc() if descending else column.asc()
-    return [primary, model.id.desc() if descending else model.id.asc()]
+    return column, descending
 
 
-def list_page(session: Session, viewer: Viewer, resource: Resource, params: ListParams) -> Page:
-    """One page of the visible rows; a search tries "starts with" (indexed) before "contains"."""
+def order_clause(resource: Resource, sort: str | None, *, searching: bool = False) -> list[Any]:
+    column, descending = sort_key(resource, sort, searching=searching)
+    direction = desc if descending else asc
+    return [direction(column), direction(resource.model.id)]
+
+
+def count_rows(session: Session, query: Select[Any]) -> int:
+    """How many rows ``query`` (a select from one entity's table) finds, counted without loading them."""
+    return int(session.scalar(query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)) or 0)
+
+
+def _count_each(session: Session, queries: Sequence[Select[Any]]) -> int:
+    counts = [q.with_only_columns(func.count(), maintain_column_froms=True).order_by(None) for q in queries]
+    return int(session.scalar(select(reduce(operator.add, (c.scalar_subquery() for c in counts)))) or 0)
+
+
+def list_page(
+    session: Session, viewer: Viewer, resource: Resource, params: ListParams, *, columns: Sequence[str] | None = None
+) -> Page:
+    """One page of the visible rows; a search tries "starts with" (indexed) before "contains".
+
+    A "starts with" search over several indexed columns runs one select per column (disjoint, see
+    :func:`prefix_conditions`): their counts add up, and the page is the merge of their rows in list order,
+    each read along its own index range — where one OR over the columns would read and sort every match.
+    ``columns``: load only these columns (and ``id``) as plain rows — what a list page shows — instead of
+    whole records (what the API returns).
+    """
     if not rule(resource.entity).can_read(viewer.role):
         raise NotFoundError(f"{resource.title} are not available to you")
     page_size = max(1, min(params.page_size, MAX_PAGE_SIZE))
     page = max(1, params.page)
+    model = resource.model
     attempts = [True, False] if params.q and resource.prefix_search else [False]
     if params.q and not resource.search:
         attempts = [True]
+    branches: list[Select[Any]] = []
     for prefix in attempts:
         params.prefix = prefix
-        query = list_query(viewer, resource, params)
-        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+        alternatives = (
+            prefix_conditions(model, resource.prefix_search, params.q.strip())
+            if prefix and params.q and resource.prefix_search
+            else []
+        )
+        if len(alternatives) > 1:
+            branches = [list_query(viewer, resource, params, match=m) for m in disjoint(alternatives)]
+            total = _count_each(session, branches)
+        else:
+            branches = [list_query(viewer, resource, params, sqlite=is_sqlite(session))]
+            total = count_rows(session, branches[0])
         if total:
             break
-    rows = session.scalars(
-        query.order_by(*order_clause(resource, params.sort, searching=bool(params.q)))
-        .limit(page_size)
-        .offset((page - 1) * page_size)
-    ).all()
-    return Page(items=list(rows), total=int(total), page=page, page_size=page_size)
+    if not total:
+        return Page(items=[], total=0, page=page, page_size=page_size)
+    names = ["id", *(name for name in dict.fromkeys(columns or ()) if name != "id")]
+    key, descending = sort_key(resource, params.sort, searching=bool(params.q))
+    direction = desc if descending else asc
+    if len(branches) == 1:
+        ordered: Select[Any] = branches[0].order_by(direction(key), direction(model.id))
+        if columns is not None:
+            ordered = ordered.with_only_columns(*(getattr(model, n) for n in names), maintain_column_froms=True)
+    else:
+        wanted = [getattr(model, n) for n in names]
+        merged = union_all(
+            *(b.with_only_columns(*wanted, key.label("sort_key"), maintain_column_froms=True) for b in branches)
+        ).subquery("matches")
+        # the sort key selected too: only then does SQLite merge the branches in order instead of sorting all
+        ordered = select(*(merged.c[n] for n in names), merged.c.sort_key).order_by(
+            direction(merged.c.sort_key), direction(merged.c.id)
+        )
+    ordered = ordered.limit(page_size).offset((page - 1) * page_size)
+    items: list[Any]
+    if columns is not None:
+        items = list(session.execute(ordered).all())
+    elif len(branches) == 1:
+        items = list(session.scalars(ordered).all())
+    else:
+        ids = [row.id for row in session.execute(ordered)]
+        records_by_id: list[Any] = list(session.scalars(select(model).where(model.id.in_(ids))))
+        loaded = {record.id: record for record in records_by_id}
+        items = [loaded[i] for i in ids if i in loaded]
+    return Page(items=items, total=total, page=page, page_size=page_size)
 
 
-def labels_for(session: Session, viewer: Viewer, resource: Resource, rows: Sequence[Any]) -> dict[str, dict[int, str]]:
-    """Names for every reference column shown for ``rows``."""
+def labels_for(
+    session: Session,
+    viewer: Viewer,
+    resource: Resource,
+    rows: Sequence[Any],
+    columns: Sequence[Column] | None = None,
+) -> dict[str, dict[int, str]]:
+    """Names for the reference columns shown for ``rows`` (default: every reference of the resource)."""
     wanted: dict[str, set[int]] = {}
-    keys = {c.key: c.ref for c in resource.columns if c.kind == "ref" and c.ref}
-    keys.update({k: v for k, v in resource.refs.items() if k not in keys})
+    keys = {c.key: c.ref for c in (columns or resource.columns) if c.kind == "ref" and c.ref}
+    if columns is None:
+        keys.update({k: v for k, v in resource.refs.items() if k not in keys})
     for key, entity in keys.items():
         for row in rows:
             value = getattr(row, key, None)
@@ -403,7 +550,7 @@ def export_csv(
     if params.q and resource.prefix_search:
         # the same rows the list shows: "starts with" when that finds any, else "contains"
         params.prefix = True
-        found = session.scalar(select(func.count()).select_from(list_query(viewer, resource, params).subquery()))
+        found = count_rows(session, list_query(viewer, resource, params, sqlite=is_sqlite(session)))
         params.prefix = bool(found) or not resource.search
     buffer = io.StringIO()
     writer = csv.writer(buffer)
@@ -411,7 +558,7 @@ def export_csv(
     yield buffer.getvalue()
     last_id = 0
     # keyset paging by id keeps memory flat and stays correct while rows are added
-    base = list_query(viewer, resource, params).order_by(resource.model.id)
+    base = list_query(viewer, resource, params, sqlite=is_sqlite(session)).order_by(resource.model.id)
     while True:
         rows: list[Any] = list(session.scalars(base.where(resource.model.id > last_id).limit(chunk)).all())
         if not rows:

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin
 
+from markupsafe import Markup, escape
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from crm_app.services.resources import LABELS, Resource, custom_definitions, ref_labels
-from crm_app.services.visibility import Viewer, restrict, rule
+from crm_app.services.visibility import Viewer, restrict, rule, scope_clause
 from crm_app.web.rendering import humanize
 
 # references to tables that grow with the business get a search box; the others a drop-down list
@@ -155,6 +156,39 @@ def ref_options(session: Session, viewer: Viewer, entity: str) -> list[tuple[str
     label = LABELS[entity]()
     query = restrict(select(model.id, label), viewer, entity).order_by(label).limit(OPTION_LIMIT)
     return [(str(row[0]), str(row[1])) for row in session.execute(query)]
+
+
+# entity -> (version of its table, its <option> elements): for tables every viewer of the list reads whole
+_OPTIONS_HTML: dict[str, tuple[tuple[Any, ...], str]] = {}
+
+
+def ref_options_html(session: Session, viewer: Viewer, entity: str, selected: Any = None) -> Markup:
+    """:func:`ref_options` as ``<option>`` elements, the one with value ``selected`` marked.
+
+    Drop-downs such as "Owner" list hundreds of people on every list page; when the viewer reads the whole
+    table, the escaped HTML is built once per version of the table (row count, last change, sum of the
+    optimistic-lock versions: any insert, edit or delete moves one of them) instead of on every request.
+    """
+    if scope_clause(viewer, entity) is None:
+        model: Any = rule(entity).model
+        version = tuple(
+            session.execute(select(func.count(), func.max(model.updated_at), func.sum(model.version))).one()
+        )
+        cached = _OPTIONS_HTML.get(entity)
+        if cached is None or cached[0] != version:
+            cached = (version, _option_elements(ref_options(session, viewer, entity)))
+            _OPTIONS_HTML[entity] = cached
+        html = cached[1]
+    else:
+        html = _option_elements(ref_options(session, viewer, entity))
+    if selected is not None and selected != "":
+        plain = f'<option value="{escape(str(selected))}">'
+        html = html.replace(plain, f"{plain[:-1]} selected>", 1)
+    return Markup(html)
+
+
+def _option_elements(options: list[tuple[str, str]]) -> str:
+    return "".join(f'<option value="{escape(value)}">{escape(label)}</option>' for value, label in options)
 
 
 def build_fields(

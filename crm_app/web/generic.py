@@ -22,7 +22,13 @@ from crm_app.services.registry import RESOURCES, resource
 from crm_app.services.resources import Column, ListParams, Resource
 from crm_app.services.visibility import Viewer, can_read, can_write
 from crm_app.web.deps import CurrentUser, SessionDep
-from crm_app.web.forms import LOOKUP_ENTITIES, build_custom_fields, build_fields, parse_form, ref_options
+from crm_app.web.forms import (
+    LOOKUP_ENTITIES,
+    build_custom_fields,
+    build_fields,
+    parse_form,
+    ref_options_html,
+)
 from crm_app.web.rendering import flash, humanize, redirect, render
 
 
@@ -114,7 +120,7 @@ def table(
     session: Session, viewer: Viewer, resource: Resource, rows: list[Any], columns: tuple[Column, ...] | None = None
 ) -> list[tuple[Any, list[Cell]]]:
     columns = columns or resource.columns
-    labels = res.labels_for(session, viewer, resource, rows)
+    labels = res.labels_for(session, viewer, resource, rows, columns)
     base = link_base(resource)
     return [(row, [cell(c, row, labels, base) for c in columns]) for row in rows]
 
@@ -133,7 +139,7 @@ def filter_widgets(session: Session, viewer: Viewer, resource: Resource, params:
                 label = res.ref_labels(session, viewer, {spec.ref: {value}}).get(spec.ref, {}).get(value)
                 widget["options"] = [(str(value), label or f"#{value}")]
             elif can_read(viewer, spec.ref):
-                widget["options"] = ref_options(session, viewer, spec.ref)
+                widget["options_html"] = ref_options_html(session, viewer, spec.ref, value)
             else:
                 continue
         widgets.append(widget)
@@ -144,7 +150,8 @@ def list_view(
     request: Request, session: Session, viewer: Viewer, resource: Resource, template: str = "list.html", **extra: Any
 ) -> HTMLResponse:
     params, errors = list_params(request, resource)
-    page = res.list_page(session, viewer, resource, params)
+    # only the shown columns, as plain rows: a list page never needs whole records
+    page = res.list_page(session, viewer, resource, params, columns=[c.key for c in resource.columns])
     context = {
         "resource": resource,
         "page": page,

@@ -4,12 +4,14 @@ Written by hand (autogenerate cannot reflect SQLite expression indexes) to match
 in crm_app.models.accounts and crm_app.models.sales. Only indexes are added — no table or row changes — so
 downgrade drops them again and nothing else.
 
-- ``ix_accounts_name_lower`` / ``ix_accounts_external_ref_lower``: ``lower(column)`` of live accounts. The
-  account list's case-insensitive "starts with" search becomes one index range; counting the matches reads
-  the index alone. Partial (``deleted_at IS NULL``) because every list reads live accounts only.
-- ``ix_opportunities_board``: ``(stage_id, closed_date, amount)`` of live deals. The board's count and sum
-  per stage — every deal of an open stage, the last 30 days by ``closed_date`` of a closed one — is an
-  index-only read instead of a visit to every deal.
+- ``ix_accounts_name_lower`` / ``ix_accounts_external_ref_lower``: ``(lower(column), deleted_at)``. The
+  account list's case-insensitive "starts with" search becomes one index range per column, and counting
+  the live matches reads the index alone. Not partial: PostgreSQL gathers statistics on the expression of
+  a full index only, and SQLite does not count a partial index as covering when the query repeats its
+  WHERE term.
+- ``ix_opportunities_board``: ``(stage_id, deleted_at, closed_date, amount)``. The board's count and sum
+  per stage — every live deal of an open stage, the last 30 days by ``closed_date`` of a closed one — is
+  an index-only range read instead of a visit to every deal (``deleted_at`` a key column, as above).
 
 Revision ID: 0004
 Revises: 0003
@@ -28,33 +30,17 @@ down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-LIVE = sa.text("deleted_at IS NULL")
-
 
 def upgrade() -> None:
+    op.create_index("ix_accounts_name_lower", "accounts", [sa.text("lower(name)"), "deleted_at"], unique=False)
     op.create_index(
-        "ix_accounts_name_lower",
-        "accounts",
-        [sa.text("lower(name)")],
-        unique=False,
-        sqlite_where=LIVE,
-        postgresql_where=LIVE,
-    )
-    op.create_index(
-        "ix_accounts_external_ref_lower",
-        "accounts",
-        [sa.text("lower(external_ref)")],
-        unique=False,
-        sqlite_where=LIVE,
-        postgresql_where=LIVE,
+        "ix_accounts_external_ref_lower", "accounts", [sa.text("lower(external_ref)"), "deleted_at"], unique=False
     )
     op.create_index(
         "ix_opportunities_board",
         "opportunities",
-        ["stage_id", "closed_date", "amount"],
+        ["stage_id", "deleted_at", "closed_date", "amount"],
         unique=False,
-        sqlite_where=LIVE,
-        postgresql_where=LIVE,
     )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import func, or_, select, true
+from markupsafe import Markup
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -21,9 +22,9 @@ from crm_app.services import resources as res
 from crm_app.services.accounts import paid_by_order
 from crm_app.services.products import template_lines
 from crm_app.services.registry import resource
-from crm_app.services.visibility import Viewer, can_write, get_visible, require_write, restrict
+from crm_app.services.visibility import Viewer, can_write, get_visible, require_write, restrict, scope_clause
 from crm_app.web.deps import CurrentUser, SessionDep
-from crm_app.web.forms import ref_options
+from crm_app.web.forms import ref_options, ref_options_html
 from crm_app.web.generic import detail_context, guarded, int_param
 from crm_app.web.pages.common import FormDep, blank_lines, form_dict, line_rows, product_options, validate
 from crm_app.web.rendering import flash, redirect, render
@@ -35,6 +36,17 @@ BOARD_CARDS = 20  # newest cards per column; the column header still counts and 
 # --------------------------------------------------------------------------------------------- board
 
 
+BOARD_CARD_COLUMNS = (
+    Opportunity.id,
+    Opportunity.name,
+    Opportunity.account_id,
+    Opportunity.amount,
+    Opportunity.expected_close_date,
+    Opportunity.version,
+    Opportunity.stage_id,
+)
+
+
 @router.get("/opportunities/board", response_class=HTMLResponse)
 def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
     if not can_read_opps(viewer):
@@ -43,40 +55,27 @@ def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLRes
     owner_id = int_param(request.query_params.get("owner_id"), 0, 0, 2**31 - 1) or None
     stages = [st for st in opportunities.stages(session)]
     recent = dt.date.today() - dt.timedelta(days=30)
-    base = restrict(select(Opportunity), viewer, "opportunities")
-    if mine:
-        base = base.where(Opportunity.owner_id == viewer.id)
-    elif owner_id:
-        base = base.where(Opportunity.owner_id == owner_id)
-    closed_ids = [st.id for st in stages if st.is_closed]
-    # closed columns show the last 30 days; open ones every live deal
-    live = or_(Opportunity.stage_id.not_in(closed_ids), Opportunity.closed_date >= recent) if closed_ids else true()
-    grouped = restrict(
-        select(Opportunity.stage_id, func.count(), func.sum(Opportunity.amount)).where(live), viewer, "opportunities"
-    )
-    if mine:
-        grouped = grouped.where(Opportunity.owner_id == viewer.id)
-    elif owner_id:
-        grouped = grouped.where(Opportunity.owner_id == owner_id)
-    totals = {
-        row[0]: (int(row[1]), Decimal(row[2] or 0)) for row in session.execute(grouped.group_by(Opportunity.stage_id))
-    }
+    owner = viewer.id if mine else owner_id
+    if scope_clause(viewer, "opportunities") is None:
+        totals, cards = _board_everyone(session, viewer, stages, recent, owner)
+    else:
+        totals, cards = _board_scoped(session, viewer, stages, recent, owner)
     columns = []
-    account_ids: set[int] = set()
     for stage in stages:
-        where = [Opportunity.stage_id == stage.id]
-        if stage.is_closed:
-            where.append(Opportunity.closed_date >= recent)
         count, amount = totals.get(stage.id, (0, Decimal(0)))
-        cards = (
-            session.scalars(base.where(*where).order_by(Opportunity.id.desc()).limit(BOARD_CARDS)).all()
-            if count
-            else []
+        columns.append(
+            {
+                "stage": stage,
+                "count": count,
+                "amount": amount,
+                "cards": cards.get(stage.id, []),
+                "move_options": _stage_options(stages, stage.id),
+            }
         )
-        account_ids |= {c.account_id for c in cards}
-        columns.append({"stage": stage, "count": count, "amount": amount, "cards": cards})
+    account_ids = {card.account_id for stage_cards in cards.values() for card in stage_cards}
     labels = res.ref_labels(session, viewer, {"accounts": account_ids})["accounts"]
-    owners = ref_options(session, viewer, "users") if viewer.role not in ("sales_rep", "service_agent") else []
+    field_role = viewer.role in ("sales_rep", "service_agent")
+    owners = "" if field_role else ref_options_html(session, viewer, "users", owner_id)
     return render(
         request,
         "board.html",
@@ -90,6 +89,97 @@ def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLRes
             "movable": can_write(viewer, "opportunities"),
             "title": "Pipeline board",
         },
+    )
+
+
+BoardTotals = dict[int, tuple[int, Decimal]]
+BoardCards = dict[int, list[Any]]
+
+
+def _on_board(stage: PipelineStage, recent: dt.date) -> ColumnElement[bool]:
+    """The deals a column shows: every live deal of an open stage; of a closed one, those closed recently."""
+    if stage.is_closed:
+        return and_(Opportunity.stage_id == stage.id, Opportunity.closed_date >= recent)
+    return Opportunity.stage_id == stage.id
+
+
+def _board_everyone(
+    session: Session, viewer: Viewer, stages: list[PipelineStage], recent: dt.date, owner: int | None
+) -> tuple[BoardTotals, BoardCards]:
+    """For viewers who see every deal: the totals from the board index alone (open stages, then closed ones
+    within the recent range), the newest cards of each column by their own index range — one statement each.
+    """
+
+    def scoped(query: Any) -> Select[Any]:
+        query = restrict(query, viewer, "opportunities")
+        return query.where(Opportunity.owner_id == owner) if owner else query
+
+    open_ids = [st.id for st in stages if not st.is_closed]
+    closed_ids = [st.id for st in stages if st.is_closed]
+    sums = select(Opportunity.stage_id, func.count(), func.sum(Opportunity.amount)).group_by(Opportunity.stage_id)
+    parts: list[Select[Any]] = []
+    if open_ids:
+        parts.append(scoped(sums.where(Opportunity.stage_id.in_(open_ids))))
+    if closed_ids:
+        parts.append(scoped(sums.where(Opportunity.stage_id.in_(closed_ids), Opportunity.closed_date >= recent)))
+    totals: BoardTotals = {}
+    if parts:
+        for row in session.execute(union_all(*parts)):
+            totals[int(row[0])] = (int(row[1]), Decimal(row[2] or 0))
+    newest = [
+        scoped(select(*BOARD_CARD_COLUMNS).where(_on_board(st, recent)))
+        .order_by(Opportunity.id.desc())
+        .limit(BOARD_CARDS)
+        .subquery()
+        for st in stages
+        if totals.get(st.id, (0,))[0]
+    ]
+    cards: BoardCards = {}
+    if newest:
+        # each column's LIMIT inside its own subquery: SQLite refuses LIMIT on a bare UNION member
+        rows = session.execute(union_all(*(select(*sub.c) for sub in newest)))
+        for row in rows:
+            cards.setdefault(row.stage_id, []).append(row)
+    return totals, cards
+
+
+def _board_scoped(
+    session: Session, viewer: Viewer, stages: list[PipelineStage], recent: dt.date, owner: int | None
+) -> tuple[BoardTotals, BoardCards]:
+    """For viewers limited to their scope: one pass over the deals they may see gives every column's count,
+    amount and newest cards (window functions), so the scope is worked out once rather than per column."""
+    if not stages:
+        return {}, {}
+    stage = Opportunity.stage_id
+    ranked = restrict(
+        select(
+            *BOARD_CARD_COLUMNS,
+            func.count().over(partition_by=stage).label("stage_count"),
+            func.sum(Opportunity.amount).over(partition_by=stage).label("stage_amount"),
+            func.row_number().over(partition_by=stage, order_by=Opportunity.id.desc()).label("position"),
+        ).where(or_(*(_on_board(st, recent) for st in stages))),
+        viewer,
+        "opportunities",
+    )
+    if owner:
+        ranked = ranked.where(Opportunity.owner_id == owner)
+    inner = ranked.subquery()
+    rows = session.execute(
+        select(inner).where(inner.c.position <= BOARD_CARDS).order_by(inner.c.stage_id, inner.c.position)
+    )
+    totals: BoardTotals = {}
+    cards: BoardCards = {}
+    for row in rows:
+        totals[row.stage_id] = (int(row.stage_count), Decimal(row.stage_amount or 0))
+        cards.setdefault(row.stage_id, []).append(row)
+    return totals, cards
+
+
+def _stage_options(stages: list[PipelineStage], current: int) -> Markup:
+    """The "move to" drop-down of a card (the same for every card of a column: built once per column)."""
+    option = Markup('<option value="{}"{}>{}</option>')
+    return Markup("").join(
+        option.format(st.id, Markup(" selected") if st.id == current else "", st.name) for st in stages
     )
 
 
