@@ -45,11 +45,11 @@ ROLE_PAGES: dict[str, tuple[str, ...]] = {
     EXECUTIVE: ALL_PAGES,
     MARKETING: ALL_PAGES,
     MANAGER: ALL_PAGES,
-    # Field staff see their own book of business (rows they own). The funnel and service marts are at
-    # department grain with no owner, so those pages would show them nothing of their own; comparisons
+    # Field staff see their own book of business (rows they own: the marts carry owner_id): a sales rep their
+    # funnel and plan, a service agent the service figures of their customers and their own cases. Comparisons
     # across colleagues (rankings), segment building, marketing and the warehouse's health are not theirs.
-    SALES_REP: ("overview", "customer_value", "care_list", "plan"),
-    SERVICE_AGENT: ("overview", "customer_value", "care_list"),
+    SALES_REP: ("overview", "customer_value", "care_list", "funnel", "plan"),
+    SERVICE_AGENT: ("overview", "customer_value", "care_list", "service"),
 }
 
 

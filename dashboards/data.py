@@ -5,8 +5,9 @@ sidebar's :class:`Filters`. Results are cached with ``st.cache_data`` keyed on t
 (``warehouse.readers.published_version()``), so a ``crm refresh`` shows new numbers on the next rerun
 without a restart; the read-only connection lives in ``st.cache_resource``.
 
-Business rules live in the dbt marts; here we only filter, aggregate for display and page. Where a figure
-is missing from the marts it is computed in SQL on marts and marked ``MART GAP`` (reported to the dbt side).
+Business rules live in the dbt marts; here we only filter, sum rows, re-divide rates from the counts the marts
+carry beside them, order and page. Every mart a role is scoped by carries the scoping columns (``department_id``,
+``owner_id``) on its rows, so no figure is hidden for lack of them.
 """
 
 from __future__ import annotations
@@ -280,10 +281,10 @@ def categories() -> pd.DataFrame:
 LINES = Rel(date="order_date", category="root_category_id", account="account_id")
 # Customer-grain marts: a snapshot as of the as-of date (no date range); category = customers who bought it.
 CUSTOMERS = Rel(account="account_id")
-# Opportunities and the funnel marts have no product: the category filter cannot apply.
+# Opportunities have no product: the category filter cannot apply.
 DEALS = Rel()
-# Department x region marts without an owner column (field roles do not open the pages that use them).
-DEPT_REGION = Rel(owner=None)
+# Department x region x owner marts without a product (funnel, forecast, period comparison): no category filter.
+SEGMENTS = Rel()
 
 
 def as_of_month() -> dt.date:
@@ -316,7 +317,7 @@ def monthly_sales(scope: Scope, filters: Filters) -> pd.DataFrame:
     return query(
         f"""
         select
-            cast(date_trunc('month', order_date) as date) as month,
+            order_month as month,
             cast(sum(net_revenue) as double) as net_revenue,
             cast(sum(gross_margin) as double) as gross_margin
         from marts.fct_order_lines
@@ -345,14 +346,21 @@ def pipeline_summary(scope: Scope, filters: Filters) -> dict[str, float]:
     return {k: float(v or 0) for k, v in row.items()}
 
 
-def plan_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
-    """Revenue target and actual per month: department plans (employee plans for field staff)."""
+def _headline_plans(scope: Scope, filters: Filters) -> Clause:
+    """The plans the overview reads: department plans (employee plans for field staff), in the viewer's scope."""
     if scope.owner_id is not None:
         c = where(scope, None, Rel(owner="user_id")).add("plan_level = 'employee'")
     else:
         c = where(scope, None, Rel(department="scope_department_id", owner=None)).add("plan_level = 'department'")
     if filters.department_ids:
         c.add_in("scope_department_id", filters.department_ids)
+    return c
+
+
+def plan_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
+    """Revenue target and actual per month of the sidebar's range (months that have begun)."""
+    c = _headline_plans(scope, filters)
+    c.add("not is_future_month")
     c.add("period_month between ? and ?", filters.start.replace(day=1), filters.end)
     return query(
         f"""
@@ -370,9 +378,26 @@ def plan_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
     )
 
 
+def plan_targets_ahead(scope: Scope, filters: Filters) -> pd.DataFrame:
+    """Revenue targets from the as-of month on (coming months' plans carry targets only), to set the forecast
+    against."""
+    c = _headline_plans(scope, filters)
+    c.add("period_month >= ?", as_of_month())
+    return query(
+        f"""
+        select period_month as month, cast(sum(target_revenue) as double) as target_revenue
+        from marts.plan_vs_actual
+        where {c.sql}
+        group by 1
+        order by 1
+        """,
+        c.params,
+    )
+
+
 def forecast_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
     """The forecast from the as-of month on: weighted pipeline + planned (and overdue) collections."""
-    c = where(scope, filters, DEPT_REGION)
+    c = where(scope, filters, SEGMENTS)
     return query(
         f"""
         select
@@ -405,7 +430,7 @@ PERIOD_LABELS = {
 
 def period_comparison(scope: Scope, filters: Filters) -> pd.DataFrame:
     """Fixed periods ending on the as-of date against the period before (the period_comparison mart)."""
-    c = where(scope, filters, DEPT_REGION)
+    c = where(scope, filters, SEGMENTS)
     return query(
         f"""
         select
@@ -560,7 +585,7 @@ def rfm_segments(scope: Scope, filters: Filters) -> pd.DataFrame:
 
 def cohort_retention(scope: Scope, filters: Filters) -> pd.DataFrame:
     """Retention by first-purchase cohort and months since (summed sizes re-divided, as the mart says)."""
-    c = where(scope, filters, Rel(date="cohort_month", owner=None), dates=(filters.start.replace(day=1), filters.end))
+    c = where(scope, filters, Rel(date="cohort_month"), dates=(filters.start.replace(day=1), filters.end))
     return query(
         f"""
         select cohort_month, months_since_first_purchase,
@@ -767,7 +792,7 @@ def care_counts(scope: Scope, filters: Filters) -> dict[str, int]:
 
 
 def funnel(scope: Scope, filters: Filters) -> pd.DataFrame:
-    c = where(scope, filters, DEPT_REGION)
+    c = where(scope, filters, SEGMENTS)
     return query(
         f"""
         select stage_name, min(stage_position) as stage_position, bool_or(is_closed) as is_closed,
@@ -786,7 +811,7 @@ def funnel(scope: Scope, filters: Filters) -> pd.DataFrame:
 
 
 def stage_conversion(scope: Scope, filters: Filters) -> pd.DataFrame:
-    c = where(scope, filters, DEPT_REGION)
+    c = where(scope, filters, SEGMENTS)
     return query(
         f"""
         select stage_name, min(stage_position) as stage_position, any_value(next_stage_name) as next_stage_name,
@@ -805,15 +830,14 @@ def stage_conversion(scope: Scope, filters: Filters) -> pd.DataFrame:
 
 
 def stage_times(scope: Scope, filters: Filters) -> pd.DataFrame:
-    c = where(scope, filters, DEPT_REGION)
+    c = where(scope, filters, SEGMENTS)
     return query(
         f"""
         select stage_name, min(stage_position) as stage_position,
             sum(completed_stay_count) as completed_stays,
             sum(completed_stay_days) / nullif(sum(completed_stay_count), 0) as avg_days_in_stage,
             sum(current_stay_count) as deals_in_stage_now,
-            sum(avg_days_in_stage_so_far * current_stay_count) / nullif(sum(current_stay_count), 0)
-                as avg_days_so_far
+            sum(current_stay_days) / nullif(sum(current_stay_count), 0) as avg_days_so_far
         from marts.stage_durations
         where {c.sql}
         group by 1
@@ -841,7 +865,7 @@ def _month_range(filters: Filters) -> tuple[dt.date, dt.date]:
 
 
 def win_loss_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
-    c = where(scope, filters, Rel(date="closed_month", owner=None), dates=_month_range(filters))
+    c = where(scope, filters, Rel(date="closed_month"), dates=_month_range(filters))
     return query(
         f"""
         select closed_month as month, sum(won_count) as won, sum(lost_count) as lost,
@@ -857,7 +881,7 @@ def win_loss_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
 
 
 def win_loss_summary(scope: Scope, filters: Filters) -> dict[str, float]:
-    c = where(scope, filters, Rel(date="closed_month", owner=None), dates=_month_range(filters))
+    c = where(scope, filters, Rel(date="closed_month"), dates=_month_range(filters))
     reasons = ", ".join(f"sum({col}) as {col}" for _, col in LOST_REASON_COLUMNS)
     row = scalar_row(
         f"""
@@ -891,6 +915,7 @@ def plan_rows(scope: Scope, filters: Filters, level: str, within: Sequence[int] 
         part.replace("scope_department_id", "p.scope_department_id").replace("user_id =", "p.user_id =")
         for part in c.parts
     ]
+    c.add("not p.is_future_month")
     c.add("p.period_month between ? and ?", filters.start.replace(day=1), filters.end)
     if within:
         c.add_in("p.scope_department_id", list(within))
@@ -946,6 +971,7 @@ def plan_trend(scope: Scope, filters: Filters, level: str, within: Sequence[int]
         raise WarehouseError(f"unknown plan level {level!r}")
     rel = Rel(department="scope_department_id", owner="user_id", region=None)
     c = where(scope, filters, rel, use_dates=False).add("plan_level = ?", level)
+    c.add("not is_future_month")
     c.add("period_month between ? and ?", filters.start.replace(day=1), filters.end)
     if within:
         c.add_in("scope_department_id", list(within))
@@ -973,10 +999,11 @@ EMPLOYEE_METRICS = {
     "Customer satisfaction": ("t12m_customer_satisfaction", "satisfaction_rank"),
     "Complaint rate (lowest first)": ("t12m_complaint_rate", "complaint_rate_rank"),
 }
+# products are ranked on their figures summed over the departments in view (the mart's rows add up)
 PRODUCT_METRICS = {
-    "Revenue (12 months)": ("t12m_net_revenue", "revenue_rank"),
-    "Gross margin (12 months)": ("t12m_gross_margin", "profit_rank"),
-    "Customers (12 months)": ("t12m_customers", "customers_rank"),
+    "Revenue (12 months)": "t12m_net_revenue",
+    "Gross margin (12 months)": "t12m_gross_margin",
+    "Customers (12 months)": "t12m_customers",
 }
 DEPARTMENT_METRICS = {
     "Plan attainment (year to date)": ("ytd_revenue_attainment", "attainment_rank"),
@@ -1004,21 +1031,36 @@ def employee_ranking(scope: Scope, filters: Filters, metric: str) -> pd.DataFram
     )
 
 
-def product_ranking(filters: Filters, metric: str) -> pd.DataFrame:
-    value, rank = PRODUCT_METRICS[metric]
-    c = Clause()
-    if filters.category_ids:
-        c.add_in("root_category_id", filters.category_ids)
+# product_rankings: product x the orders' department; the top-level category is on the row
+PRODUCTS = Rel(owner=None, region=None, category="root_category_id")
+
+
+def product_ranking(scope: Scope, filters: Filters, metric: str) -> pd.DataFrame:
+    """Products of the departments in view, ranked on the chosen figure summed over those departments (1 = best,
+    ties share a rank, as in the mart)."""
+    value = PRODUCT_METRICS[metric]
+    c = where(scope, filters, PRODUCTS, use_dates=False)
     return query(
         f"""
-        select {rank} as rank, product_name as product, sku, root_category_name as category,
+        with in_view as (
+            select product_id, any_value(product_name) as product_name, any_value(sku) as sku,
+                any_value(root_category_name) as category,
+                sum(t12m_net_revenue) as t12m_net_revenue, sum(t12m_gross_margin) as t12m_gross_margin,
+                sum(t12m_customers) as t12m_customers, any_value(top_buyer_industry) as top_buyer_industry
+            from marts.product_rankings
+            where {c.sql}
+            group by product_id
+        )
+        select rank() over (order by {value} desc) as rank, product_name as product, sku, category,
             cast({value} as double) as value,
             cast(t12m_net_revenue as double) as t12m_net_revenue,
             cast(t12m_gross_margin as double) as t12m_gross_margin,
-            t12m_customers, t12m_margin_rate, top_buyer_industry
-        from marts.product_rankings
-        where {rank} is not null and {c.sql}
-        order by {rank}, product_name
+            t12m_customers,
+            case when t12m_net_revenue > 0 then cast(t12m_gross_margin / t12m_net_revenue as double) end
+                as t12m_margin_rate,
+            top_buyer_industry
+        from in_view
+        order by rank, product_name
         """,
         c.params,
     )
@@ -1048,11 +1090,11 @@ def department_ranking(scope: Scope, filters: Filters, metric: str) -> pd.DataFr
 
 
 def service_summary(scope: Scope, filters: Filters) -> dict[str, float]:
-    c = where(scope, filters, Rel(date="period_month", owner=None), dates=_month_range(filters))
+    c = where(scope, filters, Rel(date="period_month"), dates=_month_range(filters))
     row = scalar_row(
         f"""
-        select sum(cases_opened) as cases_opened, sum(complaints_opened) as complaints_opened,
-            sum(open_cases) as open_cases, sum(resolved_cases) as resolved_cases,
+        select coalesce(sum(cases_opened), 0) as cases_opened, coalesce(sum(complaints_opened), 0) as complaints_opened,
+            coalesce(sum(open_cases), 0) as open_cases, coalesce(sum(resolved_cases), 0) as resolved_cases,
             sum(resolution_hours_sum) / nullif(sum(resolved_cases), 0) as avg_resolution_hours,
             cast(sum(satisfaction_sum) as double) / nullif(sum(rated_cases), 0) as avg_satisfaction,
             sum(low_satisfaction_cases) as low_satisfaction_cases,
@@ -1066,7 +1108,7 @@ def service_summary(scope: Scope, filters: Filters) -> dict[str, float]:
 
 
 def service_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
-    c = where(scope, filters, Rel(date="period_month", owner=None), dates=_month_range(filters))
+    c = where(scope, filters, Rel(date="period_month"), dates=_month_range(filters))
     return query(
         f"""
         select period_month as month, sum(cases_opened) as cases_opened, sum(complaints_opened) as complaints,
@@ -1082,18 +1124,25 @@ def service_by_month(scope: Scope, filters: Filters) -> pd.DataFrame:
     )
 
 
-def service_by_product(filters: Filters, limit: int = 25) -> pd.DataFrame:
-    c = Clause().add("s.breakdown = 'product'")
+def service_by_product(scope: Scope, filters: Filters, limit: int = 25) -> pd.DataFrame:
+    """Products with cases in the twelve months to the as-of date, rows of the customers in view summed and their
+    rates re-divided (the mart's product rows are per customer department, region and owner)."""
+    c = where(scope, filters, Rel(), alias="s", use_dates=False).add("s.breakdown = 'product'")
     if filters.category_ids:
         c.add_in("p.root_category_id", filters.category_ids)
     return query(
         f"""
-        select p.product_name as product, p.root_category_name as category, s.cases_opened,
-            s.complaints_opened as complaints, s.complaint_rate, s.avg_satisfaction, s.avg_resolution_hours
+        select any_value(p.product_name) as product, any_value(p.root_category_name) as category,
+            sum(s.cases_opened) as cases_opened, sum(s.complaints_opened) as complaints,
+            cast(sum(s.complaints_for_rate) as double) / nullif(sum(s.sale_orders), 0) as complaint_rate,
+            cast(sum(s.satisfaction_sum) as double) / nullif(sum(s.rated_cases), 0) as avg_satisfaction,
+            sum(s.resolution_hours_sum) / nullif(sum(s.resolved_cases), 0) as avg_resolution_hours
         from marts.service_quality s
         left join marts.dim_products p on p.product_id = s.product_id
         where {c.sql}
-        order by s.complaints_opened desc, s.cases_opened desc, p.product_name
+        group by s.product_id
+        having sum(s.cases_opened) > 0
+        order by complaints desc, cases_opened desc, product
         limit {int(limit)}
         """,
         c.params,
@@ -1156,18 +1205,24 @@ def campaign_totals(scope: Scope, filters: Filters) -> dict[str, float]:
     return {k: float(v) if v is not None and not pd.isna(v) else float("nan") for k, v in row.items()}
 
 
-def competitors() -> pd.DataFrame:
+def competitors(scope: Scope, filters: Filters) -> pd.DataFrame:
+    """Competitors met in the departments in view: their rows summed, our win rate against them re-divided."""
+    c = where(scope, filters, Rel(owner=None, region=None), use_dates=False)
     return query(
-        """
-        select competitor_name as competitor, opportunity_count as deals, won_count as won, lost_count as lost,
-            open_count as open, win_rate_against, cast(won_amount as double) as won_amount,
-            cast(lost_amount as double) as lost_amount, lost_to_competitor_reason_count as lost_citing_competitor,
-            accounts_present, competitor_order_count as their_orders,
-            cast(competitor_order_amount as double) as their_order_amount
+        f"""
+        select any_value(competitor_name) as competitor, sum(opportunity_count) as deals, sum(won_count) as won,
+            sum(lost_count) as lost, sum(open_count) as open,
+            cast(sum(won_count) as double) / nullif(sum(won_count) + sum(lost_count), 0) as win_rate_against,
+            cast(sum(won_amount) as double) as won_amount, cast(sum(lost_amount) as double) as lost_amount,
+            sum(lost_to_competitor_reason_count) as lost_citing_competitor,
+            sum(accounts_present) as accounts_present, sum(competitor_order_count) as their_orders,
+            cast(sum(competitor_order_amount) as double) as their_order_amount
         from marts.competitor_analysis
-        where not coalesce(is_deleted, false)
-        order by opportunity_count desc, competitor_name
-        """
+        where not coalesce(is_deleted, false) and {c.sql}
+        group by competitor_id
+        order by deals desc, competitor
+        """,
+        c.params,
     )
 
 
@@ -1221,68 +1276,20 @@ def clv_params() -> pd.DataFrame:
     )
 
 
-def clv_backtest(holdout_days: int = 182) -> pd.DataFrame:
-    """MART GAP (clv_backtest): predicted vs actual purchase occasions in a hold-out period.
-
-    Until the warehouse publishes a back-test mart, this refits BG/NBD with the warehouse's own estimator
-    (``warehouse.clv``) on purchase occasions from ``fct_orders`` up to ``as_of - holdout_days`` and compares its
-    predictions for the hold-out period with the occasions that happened, by decile of the prediction.
-    Cached per warehouse version like every query here.
-    """
-    return _cached_backtest(version(), int(holdout_days))
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _cached_backtest(warehouse_version: str, holdout_days: int) -> pd.DataFrame:
-    import numpy as np
-
-    from warehouse import clv
-
-    as_of = as_of_date()
-    cutoff = as_of - dt.timedelta(days=holdout_days)
-    unit = 7.0  # weeks, like the warehouse's own fit (dbt var clv_time_unit_days)
-    frame = _run(
+def clv_backtest() -> pd.DataFrame:
+    """The customer value back-test (mart clv_backtest): the model fitted on the history up to the calibration end,
+    its predictions for the hold-out against what happened, per decile of predicted purchases, per month and in
+    total."""
+    return query(
         """
-        with occasions as (
-            select distinct account_id, occasion_date
-            from marts.fct_orders
-            where order_kind = 'sale' and is_revenue and occasion_date <= ?
-        ),
-        calibration as (
-            select account_id, count(*) - 1 as x,
-                date_diff('day', min(occasion_date), max(occasion_date)) as t_x,
-                date_diff('day', min(occasion_date), cast(? as date)) as age
-            from occasions where occasion_date <= ?
-            group by 1
-        ),
-        holdout as (
-            select account_id, count(*) as actual
-            from occasions where occasion_date > ?
-            group by 1
-        )
-        select c.account_id, c.x, c.t_x, c.age, coalesce(h.actual, 0) as actual
-        from calibration c left join holdout h using (account_id)
-        """,
-        [as_of, cutoff, cutoff, cutoff],
+        select breakdown, bucket as decile, period_month as month, period_start, period_end, customers,
+            actual_buyers, predicted_purchases, actual_purchases,
+            predicted_net_revenue, cast(actual_net_revenue as double) as actual_net_revenue,
+            calibration_end_date, holdout_end_date, holdout_days, bg_nbd_status, gamma_gamma_status
+        from marts.clv_backtest
+        order by case breakdown when 'total' then 0 when 'decile' then 1 else 2 end, bucket, period_month
+        """
     )
-    if frame.empty:
-        return pd.DataFrame(columns=["decile", "customers", "predicted", "actual"])
-    x = frame["x"].to_numpy(dtype=float)
-    t_x = frame["t_x"].to_numpy(dtype=float) / unit
-    age = frame["age"].to_numpy(dtype=float) / unit
-    try:
-        fit = clv.fit_bg_nbd(x, t_x, age)
-    except ValueError as exc:
-        raise WarehouseError(f"the back-test cannot fit the model on this data: {exc}") from None
-    frame["predicted"] = clv.expected_purchases(fit, holdout_days / unit, x, t_x, age)
-    ranks = frame["predicted"].rank(method="first")
-    frame["decile"] = np.ceil(ranks / len(frame) * 10).clip(1, 10).astype(int)
-    grouped = frame.groupby("decile", as_index=False).agg(
-        customers=("account_id", "size"), predicted=("predicted", "sum"), actual=("actual", "sum")
-    )
-    grouped.attrs["cutoff"] = cutoff.isoformat()
-    grouped.attrs["holdout_days"] = holdout_days
-    return grouped
 
 
 def quality_checks() -> tuple[dict[str, Any], pd.DataFrame]:

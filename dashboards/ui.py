@@ -45,7 +45,25 @@ MONEY_WORDS = (
     "sales",
     "returns",
 )
-RATIO_WORDS = ("rate", "share", "ratio", "attainment", "p_alive", "probability", "confidence", "support", "pct_")
+RATIO_WORDS = (
+    "rate",
+    "share",
+    "ratio",
+    "attainment",
+    "p_alive",
+    "probability",
+    "confidence",
+    "support",
+    "pct",
+    "change",
+)
+
+
+def names_any(column: str, words: Sequence[str]) -> bool:
+    """Whether the column's name holds one of ``words`` as whole underscore-separated parts ("iterations" does not
+    hold "ratio")."""
+    padded = f"_{column}_"
+    return any(f"_{word}_" in padded for word in words)
 
 
 # ---------------------------------------------------------------------------------------------- numbers
@@ -175,9 +193,9 @@ def column_config(frame: pd.DataFrame, overrides: Mapping[str, Any] | None = Non
         elif pd.api.types.is_numeric_dtype(dtype):
             if lowered.endswith("_id") or lowered == "id":
                 config[name] = st.column_config.NumberColumn(label, format="%d")
-            elif any(word in lowered for word in RATIO_WORDS):
+            elif names_any(lowered, RATIO_WORDS):
                 config[name] = st.column_config.NumberColumn(label, format="percent")
-            elif any(word in lowered for word in MONEY_WORDS):
+            elif names_any(lowered, MONEY_WORDS):
                 config[name] = st.column_config.NumberColumn(label, format="accounting")
             else:
                 config[name] = st.column_config.NumberColumn(label, format="localized")

@@ -38,9 +38,9 @@ def _value(name: str, value: Any) -> str:
     if isinstance(value, int | float) or type(value).__name__ in {"Decimal", "float64", "int64", "int32"}:
         if lowered.endswith("_id"):
             return str(int(value))
-        if any(word in lowered for word in ui.RATIO_WORDS) or lowered.endswith(("_share", "_risk", "_change_12m")):
+        if ui.names_any(lowered, ui.RATIO_WORDS) or lowered.endswith(("_share", "_risk", "_change_12m")):
             return ui.percent(value)
-        if any(word in lowered for word in ui.MONEY_WORDS):
+        if ui.names_any(lowered, ui.MONEY_WORDS):
             return ui.money(value)
         if float(value).is_integer():
             return f"{int(value):,}"

@@ -118,26 +118,46 @@ def value_model() -> None:
         ui.table(params, key="health-clv-params", file_name="clv_model_params.csv")
 
     st.subheader("Back-test: predicted vs actual purchases")
-    try:
-        backtest = data.clv_backtest()
-    except data.WarehouseError as exc:
-        ui.empty(f"No back-test: {exc}")
-        return
+    backtest = data.clv_backtest()
     if backtest.empty:
-        ui.empty("Too little purchase history for a back-test.")
+        ui.empty("Too little purchase history for a back-test: nobody had bought before the hold-out period.")
         return
-    fig = go.Figure()
-    fig.add_bar(x=backtest["decile"], y=backtest["actual"], name="Actual purchases")
-    fig.add_scatter(x=backtest["decile"], y=backtest["predicted"], name="Predicted", mode="lines+markers")
-    fig.update_xaxes(title="customers by predicted purchases (decile, 10 = most)", dtick=1)
-    ui.chart(fig, key="backtest")
-    total_predicted, total_actual = backtest["predicted"].sum(), backtest["actual"].sum()
+    total = backtest[backtest["breakdown"] == "total"].iloc[0]
+    deciles = backtest[backtest["breakdown"] == "decile"]
+    months = backtest[backtest["breakdown"] == "month"]
+    cols = st.columns(4)
+    with cols[0]:
+        ui.kpi("Purchases predicted", ui.number(total["predicted_purchases"], 0))
+    with cols[1]:
+        ui.kpi("Purchases made", ui.count(total["actual_purchases"]))
+    with cols[2]:
+        ui.kpi_money("Revenue predicted", total["predicted_net_revenue"])
+    with cols[3]:
+        ui.kpi_money("Revenue made", total["actual_net_revenue"])
+    left, right = st.columns(2)
+    with left:
+        fig = go.Figure()
+        fig.add_bar(x=deciles["decile"], y=deciles["actual_purchases"], name="Actual purchases")
+        fig.add_scatter(x=deciles["decile"], y=deciles["predicted_purchases"], name="Predicted", mode="lines+markers")
+        fig.update_xaxes(title="customers by predicted purchases (decile, 10 = most)", dtick=1)
+        ui.chart(fig, key="backtest")
+    with right:
+        fig = go.Figure()
+        fig.add_bar(x=months["month"], y=months["actual_purchases"], name="Actual purchases")
+        fig.add_scatter(x=months["month"], y=months["predicted_purchases"], name="Predicted", mode="lines+markers")
+        fig.update_xaxes(title="month of the hold-out period (first and last may be partial)")
+        ui.chart(fig, key="backtest-months")
     st.caption(
-        f"BG/NBD refitted on purchase occasions up to {backtest.attrs.get('cutoff', '?')} and asked for the next "
-        f"{backtest.attrs.get('holdout_days', '?')} days: {total_predicted:,.0f} purchases predicted, "
-        f"{total_actual:,.0f} happened."
+        f"BG/NBD and Gamma-Gamma fitted on purchase occasions up to {ui.as_date(total['calibration_end_date'])} only "
+        f"({total['bg_nbd_status']}, {total['gamma_gamma_status']}), asked for the next {int(total['holdout_days'])} "
+        f"days: {total['predicted_purchases']:,.0f} purchases predicted for the {int(total['customers']):,} customers "
+        f"known then, {int(total['actual_purchases']):,} happened."
     )
-    ui.table(backtest, key="health-backtest", file_name="clv_backtest.csv")
+    ui.table(
+        backtest.drop(columns=["calibration_end_date", "holdout_end_date", "holdout_days"]),
+        key="health-backtest",
+        file_name="clv_backtest.csv",
+    )
 
 
 failures()

@@ -81,12 +81,9 @@ def campaigns() -> None:
 
 def competitors() -> None:
     st.subheader("Competitors")
-    if not scope.all_rows:
-        ui.empty("Competitor figures are company-wide (not split by department): executives and analysts see them.")
-        return
-    rivals = data.competitors()
+    rivals = data.competitors(scope, filters)
     if rivals.empty:
-        ui.empty("No competitor has been recorded yet.")
+        ui.empty("No competitor has been recorded in your departments yet.")
         return
     left, right = st.columns([1, 1])
     with left:
@@ -103,6 +100,10 @@ def competitors() -> None:
         ui.chart(fig, key="competitor-winrate")
     with right:
         ui.table(rivals, key="competitors", file_name="competitor_analysis.csv")
+    st.caption(
+        "Deals by the deal's department; accounts where we met them and their orders by the account's department. "
+        "The sidebar's date range and region do not apply."
+    )
 
 
 ui.guard(render)

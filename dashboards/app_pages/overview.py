@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -66,15 +65,7 @@ def render() -> None:
             help="Open amount × stage probability.",
         )
 
-    sections = (
-        ["Trend & plan", "Forecast", "Prior periods", "Top risks"]
-        if scope.owner_id is None
-        else [
-            "Trend & plan",
-            "Top risks",
-        ]
-    )
-    shown = ui.section("overview-section", sections)
+    shown = ui.section("overview-section", ["Trend & plan", "Forecast", "Prior periods", "Top risks"])
     if shown == "Trend & plan":
         trend_and_plan()
     elif shown == "Forecast":
@@ -122,22 +113,22 @@ def forecast(as_of: dt.date) -> None:
     if frame.empty:
         ui.empty("Nothing is expected: no open deals with an expected close date and no planned collections.")
         return
-    plan = data.plan_by_month(scope, filters)
+    targets = data.plan_targets_ahead(scope, filters)
     fig = go.Figure()
     fig.add_bar(x=frame["month"], y=frame["weighted_pipeline"], name="Weighted pipeline")
     fig.add_bar(x=frame["month"], y=frame["planned_collections"], name="Planned collections")
     fig.add_bar(x=frame["month"], y=frame["overdue_collections"], name="Overdue collections")
-    current = plan[plan["month"] == pd.Timestamp(as_of.replace(day=1))] if not plan.empty else plan
-    if not current.empty:
-        fig.add_scatter(x=current["month"], y=current["target_revenue"], name="Revenue target", mode="markers")
+    if not targets.empty:
+        fig.add_scatter(x=targets["month"], y=targets["target_revenue"], name="Revenue target", mode="lines+markers")
     fig.update_layout(barmode="stack")
     ui.chart(fig, key="forecast")
     st.caption(
         "Forecast = open amount × stage probability by expected close month (deals past their date count "
-        "in the as-of month) + unpaid instalments of booked sales. Plan targets are published for months up "
-        "to the as-of month only."
+        f"in the as-of month) + unpaid instalments of booked sales, against the revenue targets of the plans made "
+        f"by {as_of:%d %b %Y} for this and the coming months."
     )
-    ui.table(frame, key="overview-forecast", file_name="forecast_by_month.csv")
+    shown = frame.merge(targets, on="month", how="outer").sort_values("month") if not targets.empty else frame
+    ui.table(shown, key="overview-forecast", file_name="forecast_by_month.csv")
 
 
 def prior_periods() -> None:

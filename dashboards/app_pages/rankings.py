@@ -46,19 +46,18 @@ def render() -> None:
             _bar(frame, metric, "employee", "rank-employees", ratio)
             ui.table(frame, key="rank-employees-table", file_name="employee_rankings.csv")
     elif shown == "Products":
-        if not scope.all_rows:
-            ui.empty(
-                "Product rankings are company-wide (the warehouse does not split them by department), so they are "
-                "shown to executives and analysts only."
-            )
+        metric = st.selectbox("Rank products by", list(data.PRODUCT_METRICS), key="rank-product-metric")
+        frame = data.product_ranking(scope, filters, metric)
+        if frame.empty:
+            ui.empty("No product has been sold in your departments and the chosen categories.")
         else:
-            metric = st.selectbox("Rank products by", list(data.PRODUCT_METRICS), key="rank-product-metric")
-            frame = data.product_ranking(filters, metric)
-            if frame.empty:
-                ui.empty("No product sold in the last twelve months in the chosen categories.")
-            else:
-                _bar(frame, metric, "product", "rank-products", False)
-                ui.table(frame, key="rank-products-table", file_name="product_rankings.csv")
+            _bar(frame, metric, "product", "rank-products", False)
+            st.caption(
+                "Sales of the departments in view (the department of the order); a customer counts in the department "
+                "of their latest purchase of the product. The top buyer industry is the product's across all "
+                "departments."
+            )
+            ui.table(frame, key="rank-products-table", file_name="product_rankings.csv")
     else:
         metric = st.selectbox("Rank departments by", list(data.DEPARTMENT_METRICS), key="rank-department-metric")
         frame = data.department_ranking(scope, filters, metric)

@@ -40,20 +40,20 @@ def render() -> None:
     with cols[4]:
         ui.kpi("Average resolution", f"{ui.number(summary.get('avg_resolution_hours'), 1)} h")
 
+    if scope.owner_id is not None:
+        st.caption("By month and product: cases of the customers you own. By employee: the cases you handled.")
     shown = ui.section("service-section", ["By month", "By product", "By employee"])
     if shown == "By month":
         by_month()
     elif shown == "By product":
         st.subheader("By product")
-        if not scope.all_rows:
-            ui.empty("Product figures are company-wide (not split by department): executives and analysts see them.")
-        else:
-            ui.table(
-                data.service_by_product(filters),
-                key="service-products",
-                file_name="service_by_product.csv",
-                empty_message="No case about a product in the last twelve months.",
-            )
+        ui.table(
+            data.service_by_product(scope, filters),
+            key="service-products",
+            file_name="service_by_product.csv",
+            empty_message="No case about a product in the last twelve months in your scope.",
+        )
+        st.caption("Complaint rate: complaints per booked sale order containing the product, of the same customers.")
     else:
         st.subheader("By employee (who handled the cases)")
         ui.table(

@@ -94,6 +94,8 @@ def test_roles_decide_scope_and_pages(session: Session, crm_env: dict[str, str])
     assert scope_for(manager).department_ids == (dept.id,) and "rankings" in pages_for(manager)
     assert scope_for(rep).owner_id == rep.id
     assert "rankings" not in pages_for(rep) and "segments" not in pages_for(rep)
+    # the funnel marts carry the deal's owner: a rep gets their own funnel
+    assert "funnel" in pages_for(rep)
     # a manager without a department sees no department's figures rather than everyone's
     lonely = authenticate(_user(session, role="manager").username, PASSWORD)
     assert scope_for(lonely).department_ids == (-1,)

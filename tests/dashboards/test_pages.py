@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -127,6 +128,33 @@ def test_overview_shows_the_marts_revenue_margin_pipeline_and_risks(dash_env: Wa
         assert not app.exception and app.dataframe, section
 
 
+def test_overview_sets_the_forecast_against_the_plans_of_coming_months(dash_env: Warehouse) -> None:
+    app = open_page(viewer("exec"))
+    app.segmented_control(key="overview-section").set_value("Forecast").run()
+    assert not app.exception
+    shown = app.dataframe[0].value
+    as_of_month = dash_env.as_of.replace(day=1)
+    targets = dash_env.mart(
+        "select period_month, sum(target_revenue) as target from marts.plan_vs_actual "
+        "where plan_level = 'department' and period_month >= ? group by 1 order by 1",
+        [as_of_month],
+    )
+    # the demo plans run beyond the as-of month: coming months have targets and no actuals yet
+    assert (targets["period_month"] > pd.Timestamp(as_of_month)).any()
+    future = dash_env.value(
+        "select count(*) from marts.plan_vs_actual where is_future_month and actual_revenue is null"
+    )
+    assert future > 0
+    # forecast months beyond the last plan have no target
+    planned = shown.dropna(subset=["target_revenue"])
+    by_month = {pd.Timestamp(m): round(t) for m, t in zip(planned["month"], planned["target_revenue"], strict=True)}
+    assert len(by_month) == len(targets)
+    for row in targets.itertuples():
+        assert by_month[pd.Timestamp(row.period_month)] == round(float(row.target))
+    forecast = dash_env.value("select sum(forecast_amount) from marts.sales_forecast")
+    assert round(shown["forecast_amount"].sum()) == round(float(forecast))
+
+
 def test_customer_value_shows_the_value_marts(dash_env: Warehouse) -> None:
     app = open_page(viewer("analyst"), "customer_value")
     row = dash_env.mart(
@@ -231,6 +259,15 @@ def test_data_health_shows_the_refresh_log_checks_and_model_fit(dash_env: Wareho
     params = {t.value.shape[0] for t in app.dataframe}
     assert dash_env.value("select count(*) from marts.clv_model_params") in params
     assert any("purchases predicted" in c.value for c in app.caption)
+    # the back-test comes from its mart: the model fitted before the hold-out against what happened in it
+    total = dash_env.mart("select * from marts.clv_backtest where breakdown = 'total'").iloc[0]
+    assert metric(app, "Purchases made").value == f"{int(total['actual_purchases']):,}"
+    assert metric(app, "Purchases predicted").value == ui.number(total["predicted_purchases"], 0)
+    assert exact(app, "Revenue made") == round(float(total["actual_net_revenue"]))
+    deciles = dash_env.value("select count(*) from marts.clv_backtest where breakdown = 'decile'")
+    months = dash_env.value("select count(*) from marts.clv_backtest where breakdown = 'month'")
+    assert deciles == 10 and months >= 6
+    assert deciles + months + 1 in params
 
 
 def _gate_rules(warehouse: Warehouse) -> int:
@@ -316,6 +353,56 @@ def test_a_manager_sees_only_their_department_trees_totals(dash_env: Warehouse) 
     assert len(options) == len(small_tree)
 
 
+def test_a_manager_ranks_their_departments_products_and_sees_their_competitors(dash_env: Warehouse) -> None:
+    manager = viewer("manager")
+    tree = _tree(dash_env, int(manager.department_id or 0))
+    marks = ", ".join("?" for _ in tree)
+    app = open_page(manager, "rankings")
+    app.segmented_control(key="rankings-section").set_value("Products").run()
+    assert not app.exception and not app.info, [i.value for i in app.info]
+    products = dash_env.mart(
+        f"select product_name, sum(t12m_net_revenue) as revenue from marts.product_rankings "
+        f"where department_id in ({marks}) group by product_id, product_name order by revenue desc, product_name",
+        tree,
+    )
+    everyone = dash_env.value("select sum(t12m_net_revenue) from marts.product_rankings")
+    shown = app.dataframe[0].value
+    assert shown.iloc[0]["product"] == products.iloc[0]["product_name"]
+    assert round(shown["t12m_net_revenue"].sum()) == round(float(products["revenue"].sum())) < round(float(everyone))
+    assert list(shown["rank"][:3]) == [1, 2, 3]
+
+    app.switch_page("app_pages/marketing.py").run()
+    app.segmented_control(key="marketing-section").set_value("Competitors").run()
+    assert not app.exception
+    rivals = dash_env.mart(
+        f"select sum(opportunity_count) as deals, sum(won_count) as won, sum(lost_count) as lost "
+        f"from marts.competitor_analysis where department_id in ({marks}) and not coalesce(is_deleted, false)",
+        tree,
+    ).iloc[0]
+    table = app.dataframe[0].value
+    assert int(table["deals"].sum()) == int(rivals["deals"]) > 0
+    assert int(table["won"].sum()) == int(rivals["won"])
+
+    app.switch_page("app_pages/service.py").run()
+    app.segmented_control(key="service-section").set_value("By product").run()
+    assert not app.exception and not app.info
+    cases = dash_env.value(
+        f"select sum(cases_opened) from marts.service_quality where breakdown = 'product' "
+        f"and department_id in ({marks})",
+        tree,
+    )
+    by_product = app.dataframe[0].value
+    assert len(by_product) <= 25 and int(by_product["cases_opened"].sum()) <= int(cases)
+    top = dash_env.mart(
+        f"select sum(cases_opened) as cases, sum(complaints_for_rate) as complaints, sum(sale_orders) as orders "
+        f"from marts.service_quality s join marts.dim_products p using (product_id) "
+        f"where breakdown = 'product' and department_id in ({marks}) and p.product_name = ?",
+        [*tree, by_product.iloc[0]["product"]],
+    ).iloc[0]
+    assert int(by_product.iloc[0]["cases_opened"]) == int(top["cases"])
+    assert by_product.iloc[0]["complaint_rate"] == pytest.approx(float(top["complaints"]) / float(top["orders"]))
+
+
 def test_a_sales_rep_sees_their_own_book_and_fewer_pages(dash_env: Warehouse) -> None:
     rep = viewer("rep")
     app = open_page(rep)
@@ -332,10 +419,46 @@ def test_a_sales_rep_sees_their_own_book_and_fewer_pages(dash_env: Warehouse) ->
         [rep.id, *dash_env.default_range],
     )
     assert exact(app, "Target revenue") == round(float(target))
+    # their own funnel: the deals they own
+    app.switch_page("app_pages/funnel.py").run()
+    assert not app.exception and not app.info
+    own, everyone = dash_env.mart(
+        "select sum(open_count) filter (where owner_id = ?), sum(open_count) from marts.sales_funnel", [rep.id]
+    ).iloc[0]
+    assert metric(app, "Open deals").value == f"{int(own):,}"
+    assert 0 < own < everyone
+    app.segmented_control(key="funnel-section").set_value("Won & lost").run()
+    assert not app.exception
+    start, end = dash_env.default_range
+    won = dash_env.value(
+        "select sum(won_count) from marts.win_loss where owner_id = ? and closed_month between ? and ?",
+        [rep.id, start, end],
+    )
+    assert int(app.dataframe[0].value["won"].sum()) == int(won)
     # pages a rep has no business on are not registered for them at all
-    for page in ("funnel", "rankings", "segments", "marketing", "data_health"):
+    for page in ("rankings", "segments", "marketing", "data_health", "service"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             app.switch_page(f"app_pages/{page}.py")
+
+
+def test_a_service_agent_sees_the_service_figures_of_their_cases(dash_env: Warehouse) -> None:
+    agent = viewer("agent")
+    app = open_page(agent, "service")
+    start, end = dash_env.default_range
+    mine = dash_env.value(
+        "select coalesce(sum(cases_opened), 0) from marts.service_quality "
+        "where breakdown = 'month' and owner_id = ? and period_month between ? and ?",
+        [agent.id, start, end],
+    )
+    assert metric(app, "Cases opened").value == f"{int(mine):,}"
+    app.segmented_control(key="service-section").set_value("By employee").run()
+    assert not app.exception
+    handled = dash_env.value(
+        "select sum(cases_opened) from marts.service_quality where breakdown = 'employee' and user_id = ?", [agent.id]
+    )
+    shown = app.dataframe[0].value
+    assert list(shown["employee"]) == ["Avery Agent"]
+    assert int(shown["cases_opened"].sum()) == int(handled) > 0
 
 
 def test_a_signed_out_session_sees_the_sign_in_page_again(dash_env: Warehouse) -> None:

@@ -233,6 +233,13 @@ def build_history(session: Session) -> Scenario:
                 expense=Decimal("25.00"),
             ),
             SalesPlan(period_month=day(-40).replace(day=1), department_id=sales.id, target_revenue=Decimal(500)),
+            # a plan for a month after the as-of date, made before it: its target is known as of AS_OF
+            SalesPlan(
+                period_month=day(100).replace(day=1),
+                department_id=sales.id,
+                target_revenue=Decimal(800),
+                created_at=at(-5),
+            ),
         ]
     )
     session.flush()

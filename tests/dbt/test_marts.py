@@ -15,6 +15,7 @@ from tests.dbt.conftest import (
     AS_OF,
     add_later_records,
     build_history,
+    day,
     query,
     read_marts,
     run_dbt,
@@ -25,8 +26,12 @@ pytestmark = pytest.mark.slow
 ONLY_MODELS = ("--exclude", "test_type:data", "test_type:unit")
 
 
+# the scenario's purchases lie within 100 days of AS_OF: a 50-day hold-out puts some on each side of the back-test
+HOLDOUT_DAYS = 50
+
+
 def _as_of(date: dt.date) -> dict[str, Any]:
-    return {"as_of_date": date.isoformat()}
+    return {"as_of_date": date.isoformat(), "clv_backtest_holdout_days": HOLDOUT_DAYS}
 
 
 def _first_difference(before: list[tuple[Any, ...]], after: list[tuple[Any, ...]]) -> str:
@@ -80,6 +85,56 @@ def test_build_gives_the_defined_figures_and_reconciles(
     win = query(build, "select sum(won_count), sum(lost_count) from marts.win_loss")[0]
     assert win == (1, 1)
 
+    # role scoping: the funnel rows are the rep's own and add up to the deals; the product rows carry the department
+    rep, sales = s.ids["rep"], s.ids["sales"]
+    assert query(build, "select distinct owner_id from marts.sales_funnel") == [(rep,)]
+    assert query(build, f"select sum(open_count) from marts.sales_funnel where owner_id = {rep}") == [(1,)]
+    assert query(build, "select distinct department_id from marts.product_rankings") == [(sales,)]
+    products = dict(query(build, "select product_id, t12m_customers from marts.product_rankings"))
+    assert products == {s.ids["p1"]: 1, s.ids["p2"]: 2}  # A bought both, B only p2
+
+    # plans: the month that has begun with its actuals; the coming month made before AS_OF with its target only
+    plans = query(
+        build,
+        "select period_month, is_future_month, target_revenue, actual_revenue from marts.plan_vs_actual order by 1",
+    )
+    assert plans == [
+        (day(-40).replace(day=1), False, Decimal("500.00"), plans[0][3]),
+        (day(100).replace(day=1), True, Decimal("800.00"), None),
+    ]
+    assert plans[0][3] is not None
+
+    # the customer value back-test: fitted on what was known HOLDOUT_DAYS before AS_OF (A's first purchase, B's),
+    # compared with what they bought after (A's purchase on day -40)
+    backtest = dict(
+        query(
+            build,
+            "select account_id, actual_purchases || ':' || actual_net_revenue from marts.clv_backtest_customers",
+        )
+    )
+    assert backtest == {a: "1:100.00", b: "0:0.00"}
+    total = query(
+        build,
+        "select customers, actual_purchases, actual_net_revenue, calibration_end_date, holdout_end_date, bg_nbd_status"
+        " from marts.clv_backtest where breakdown = 'total'",
+    )
+    assert total == [(2, 1, Decimal("100.00"), day(-HOLDOUT_DAYS), AS_OF, "fallback_too_few_customers")]
+    months = query(build, "select sum(actual_purchases), count(*) from marts.clv_backtest where breakdown = 'month'")
+    assert months[0][0] == 1 and months[0][1] >= 2
+
+    # every month column (the first day of a month) is a DATE, whatever the source database typed its timestamps as
+    month_types = [
+        (f"{table}.{column}", dtype)
+        for table, column, dtype in query(
+            build,
+            "select table_name, column_name, data_type from information_schema.columns where table_schema = 'marts'",
+        )
+        if column.endswith("_month") and not column.startswith("is_") and column != "day_of_month"
+    ]
+    assert ("fct_orders.order_month", "DATE") in month_types
+    assert ("fct_order_lines.order_month", "DATE") in month_types
+    assert {dtype for _, dtype in month_types} == {"DATE"}, month_types
+
 
 def test_records_dated_after_the_as_of_date_change_no_mart(
     session: Session, db_url: str, raw_layer: Any, build_copy: Any, tmp_path: Path
@@ -113,6 +168,9 @@ def test_records_dated_after_the_as_of_date_change_no_mart(
     assert len(revenue) == 3  # the customer created after the as-of date
     status = dict(query(today_file, "select opportunity_id, opportunity_status from marts.fct_opportunities"))
     assert status[s.ids["o1"]] == "won"
+    # the plan made after AS_OF is there once its month has begun; the back-test moved with the as-of date
+    assert query(today_file, "select count(*) from marts.plan_vs_actual where not is_future_month") == [(3,)]
+    assert before["clv_backtest"] and before["clv_backtest_customers"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

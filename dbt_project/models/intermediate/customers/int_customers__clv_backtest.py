@@ -69,7 +69,8 @@ def model(dbt, session):
     holdout_days = int(dbt.config.get("holdout_days"))
     time_unit_days = float(dbt.config.get("time_unit_days"))
 
-    summary = dbt.ref("int_customers__clv_backtest_summary").df()
+    # in key order: the month totals sum over customers, and the same data must give the same last digits
+    summary = dbt.ref("int_customers__clv_backtest_summary").df().sort_values("account_id").reset_index(drop=True)
     # the horizon is the hold-out; no discounting: the prediction is compared with undiscounted actuals
     customers, params = score_customers(
         summary[SUMMARY_COLUMNS], horizon_days=holdout_days, annual_discount_rate=0.0, time_unit_days=time_unit_days
