@@ -51,6 +51,18 @@ fit as (
 
 ),
 
+{#- the customers' figures over the whole hold-out (the decile and total rows) -#}
+{%- set whole_holdout %}
+        {{ holdout_start }} as period_start,
+        {{ as_of_date() }} as period_end,
+        count(*) as customers,
+        count(case when actual_purchases > 0 then 1 end) as actual_buyers,
+        sum(predicted_purchases) as predicted_purchases,
+        sum(actual_purchases) as actual_purchases,
+        sum(predicted_net_revenue) as predicted_net_revenue,
+        sum(actual_net_revenue) as actual_net_revenue
+{%- endset %}
+
 -- hold-out purchases of the customers the model knew at the calibration end, by month
 actual_months as (
 
@@ -73,14 +85,7 @@ by_decile as (
         'decile' as breakdown,
         predicted_purchases_decile as bucket,
         cast(null as date) as period_month,
-        {{ holdout_start }} as period_start,
-        {{ as_of_date() }} as period_end,
-        count(*) as customers,
-        count(case when actual_purchases > 0 then 1 end) as actual_buyers,
-        sum(predicted_purchases) as predicted_purchases,
-        sum(actual_purchases) as actual_purchases,
-        sum(predicted_net_revenue) as predicted_net_revenue,
-        sum(actual_net_revenue) as actual_net_revenue
+        {{ whole_holdout }}
 
     from customers
     group by predicted_purchases_decile
@@ -114,14 +119,7 @@ total as (
         'total' as breakdown,
         cast(null as {{ dbt.type_int() }}) as bucket,
         cast(null as date) as period_month,
-        {{ holdout_start }} as period_start,
-        {{ as_of_date() }} as period_end,
-        count(*) as customers,
-        count(case when actual_purchases > 0 then 1 end) as actual_buyers,
-        sum(predicted_purchases) as predicted_purchases,
-        sum(actual_purchases) as actual_purchases,
-        sum(predicted_net_revenue) as predicted_net_revenue,
-        sum(actual_net_revenue) as actual_net_revenue
+        {{ whole_holdout }}
 
     from customers
     -- no row without customers: there is nothing to compare
