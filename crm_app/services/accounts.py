@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, true
 from sqlalchemy.orm import Session
 
 from crm_app.models import (
@@ -35,7 +35,7 @@ SECTION_LIMIT = 10  # rows per section of the 360 view; each section links to it
 
 @dataclass
 class OrderRow:
-    order: Order
+    order: Any  # the order's shown columns (id, number, kind, status, order_date, total_amount)
     paid: Decimal
     outstanding: Decimal
 
@@ -52,16 +52,18 @@ class TimelineEntry:
 
 @dataclass
 class Account360:
+    """The account and, per section, the columns its page shows (plain rows, not whole records)."""
+
     account: Account
-    contacts: list[Contact]
-    opportunities: list[Opportunity]
-    quotes: list[Quote]
+    contacts: list[dict[str, Any]]
+    opportunities: list[Any]
+    quotes: list[Any]
     orders: list[OrderRow]
-    payments: list[Payment]
-    plans: list[PaymentPlan]
-    cases: list[Case]
+    payments: list[Any]
+    plans: list[Any]
+    cases: list[Any]
     timeline: list[TimelineEntry]
-    partners: list[Account]
+    partners: list[Any]
     stats: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,41 +79,82 @@ def paid_by_order(session: Session, order_ids: list[int]) -> dict[int, Decimal]:
 
 
 def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = SECTION_LIMIT) -> Account360:
-    """Everything about one visible account the viewer may see: people, deals, documents, money, service."""
+    """Everything about one visible account the viewer may see: people, deals, documents, money, service.
+
+    Each section selects only the columns its table shows (the page is read far more often than any record
+    is edited), and every row on an account the viewer sees is theirs to see (:func:`on_account`).
+    """
     account: Account = get_visible(session, viewer, "accounts", account_id)
 
-    def rows(entity: str, model: Any, order_by: Any) -> list[Any]:
-        query = on_account(session, select(model), viewer, entity, account.id)
-        return list(session.scalars(query.order_by(order_by).limit(limit)))
+    def rows(entity: str, columns: tuple[Any, ...], order_by: Any) -> list[Any]:
+        query = on_account(session, select(*columns), viewer, entity, account.id)
+        return list(session.execute(query.order_by(order_by).limit(limit)))
 
-    contacts = rows("contacts", Contact, Contact.is_primary.desc())
-    opportunities = rows("opportunities", Opportunity, Opportunity.created_at.desc())
-    quotes = rows("quotes", Quote, Quote.quote_date.desc())
-    orders = rows("orders", Order, Order.order_date.desc())
-    cases = rows("cases", Case, Case.opened_at.desc())
-    paid = paid_by_order(session, [o.id for o in orders])
-    order_rows = [
-        OrderRow(o, paid.get(o.id, ZERO), o.total_amount - paid.get(o.id, ZERO) if o.status != "cancelled" else ZERO)
-        for o in orders
+    contacts = [
+        {**row._mapping, "full_name": f"{row.first_name} {row.last_name}".strip()}
+        for row in rows(
+            "contacts",
+            (
+                Contact.id,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.title,
+                Contact.email,
+                Contact.phone,
+                Contact.mobile,
+                Contact.is_primary,
+            ),
+            Contact.is_primary.desc(),
+        )
     ]
-    payments = list(
-        session.scalars(
-            on_account(session, select(Payment), viewer, "payments", account.id)
-            .order_by(Payment.paid_on.desc())
-            .limit(limit)
-        )
+    opportunities = rows(
+        "opportunities",
+        (
+            Opportunity.id,
+            Opportunity.name,
+            Opportunity.status,
+            Opportunity.stage_id,
+            Opportunity.expected_close_date,
+            Opportunity.amount,
+            Opportunity.owner_id,
+        ),
+        Opportunity.created_at.desc(),
     )
-    plans = list(
-        session.scalars(
-            on_account(session, select(PaymentPlan), viewer, "payment_plans", account.id)
-            .order_by(PaymentPlan.due_date.desc())
-            .limit(limit)
-        )
+    quotes = rows(
+        "quotes", (Quote.id, Quote.number, Quote.quote_date, Quote.status, Quote.total_amount), Quote.quote_date.desc()
+    )
+    paid_on_order = (
+        select(func.sum(Payment.amount))
+        .where(Payment.order_id == Order.id, Payment.deleted_at.is_(None))
+        .scalar_subquery()
+        .label("paid")
+    )
+    orders = rows(
+        "orders",
+        (Order.id, Order.number, Order.kind, Order.status, Order.order_date, Order.total_amount, paid_on_order),
+        Order.order_date.desc(),
+    )
+    cases = rows(
+        "cases", (Case.id, Case.number, Case.subject, Case.kind, Case.status, Case.opened_at), Case.opened_at.desc()
+    )
+    order_rows = []
+    for o in orders:
+        paid = Decimal(o.paid or 0)
+        order_rows.append(OrderRow(o, paid, o.total_amount - paid if o.status != "cancelled" else ZERO))
+    payments = rows(
+        "payments",
+        (Payment.id, Payment.paid_on, Payment.order_id, Payment.method, Payment.amount),
+        Payment.paid_on.desc(),
+    )
+    plans = rows(
+        "payment_plans",
+        (PaymentPlan.id, PaymentPlan.due_date, PaymentPlan.kind, PaymentPlan.amount),
+        PaymentPlan.due_date.desc(),
     )
     partners = (
         list(
-            session.scalars(
-                restrict(select(Account).where(Account.parent_id == account.id), viewer, "accounts")
+            session.execute(
+                restrict(select(Account.id, Account.name).where(Account.parent_id == account.id), viewer, "accounts")
                 .order_by(Account.name)
                 .limit(limit)
             )
@@ -138,59 +181,60 @@ def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 
 
 
 def _account_stats(session: Session, viewer: Viewer, account: Account) -> dict[str, Any]:
-    revenue = session.execute(
-        on_account(
-            session,
-            select(
-                func.coalesce(func.sum(case((Order.kind == "sale", Order.total_amount), else_=-Order.total_amount)), 0),
-                func.count(),
-                func.max(Order.order_date),
-            ).where(Order.status != "cancelled"),
-            viewer,
-            "orders",
-            account.id,
+    """The tiles of the 360 view: four aggregates over the account's rows, sent as one statement."""
+    revenue = on_account(
+        session,
+        select(
+            func.coalesce(
+                func.sum(case((Order.kind == "sale", Order.total_amount), else_=-Order.total_amount)), 0
+            ).label("net_revenue"),
+            func.count().label("orders"),
+            func.max(Order.order_date).label("last_order"),
+        ).where(Order.status != "cancelled"),
+        viewer,
+        "orders",
+        account.id,
+    ).subquery()
+    pipeline = on_account(
+        session,
+        select(
+            func.coalesce(func.sum(Opportunity.amount), 0).label("open_pipeline"),
+            func.coalesce(func.sum(Opportunity.amount * Opportunity.probability), 0).label("weighted_pipeline"),
+            func.count().label("open_deals"),
+        ).where(Opportunity.status == "open"),
+        viewer,
+        "opportunities",
+        account.id,
+    ).subquery()
+    open_cases = on_account(
+        session,
+        select(func.count().label("open_cases")).where(Case.status.in_(("open", "in_progress"))),
+        viewer,
+        "cases",
+        account.id,
+    ).subquery()
+    satisfaction = on_account(
+        session,
+        select(func.avg(Case.satisfaction).label("satisfaction")).where(Case.satisfaction.is_not(None)),
+        viewer,
+        "cases",
+        account.id,
+    ).subquery()
+    # each aggregate is exactly one row: joining them on TRUE puts the four side by side
+    row = session.execute(
+        select(revenue, pipeline, open_cases, satisfaction).select_from(
+            revenue.join(pipeline, true()).join(open_cases, true()).join(satisfaction, true())
         )
     ).one()
-    pipeline = session.execute(
-        on_account(
-            session,
-            select(
-                func.coalesce(func.sum(Opportunity.amount), 0),
-                func.coalesce(func.sum(Opportunity.amount * Opportunity.probability), 0),
-                func.count(),
-            ).where(Opportunity.status == "open"),
-            viewer,
-            "opportunities",
-            account.id,
-        )
-    ).one()
-    open_cases = session.scalar(
-        on_account(
-            session,
-            select(func.count()).where(Case.status.in_(("open", "in_progress"))),
-            viewer,
-            "cases",
-            account.id,
-        )
-    )
-    satisfaction = session.scalar(
-        on_account(
-            session,
-            select(func.avg(Case.satisfaction)).where(Case.satisfaction.is_not(None)),
-            viewer,
-            "cases",
-            account.id,
-        )
-    )
     return {
-        "net_revenue": Decimal(revenue[0] or 0),
-        "orders": int(revenue[1] or 0),
-        "last_order": revenue[2],
-        "open_pipeline": Decimal(pipeline[0] or 0),
-        "weighted_pipeline": Decimal(pipeline[1] or 0).quantize(Decimal("0.01")),
-        "open_deals": int(pipeline[2] or 0),
-        "open_cases": int(open_cases or 0),
-        "satisfaction": round(float(satisfaction), 1) if satisfaction is not None else None,
+        "net_revenue": Decimal(row.net_revenue or 0),
+        "orders": int(row.orders or 0),
+        "last_order": row.last_order,
+        "open_pipeline": Decimal(row.open_pipeline or 0),
+        "weighted_pipeline": Decimal(row.weighted_pipeline or 0).quantize(Decimal("0.01")),
+        "open_deals": int(row.open_deals or 0),
+        "open_cases": int(row.open_cases or 0),
+        "satisfaction": round(float(row.satisfaction), 1) if row.satisfaction is not None else None,
     }
 
 
@@ -198,13 +242,27 @@ def _timeline(
     session: Session,
     viewer: Viewer,
     account: Account,
-    orders: list[Order],
-    payments: list[Payment],
+    orders: list[Any],
+    payments: list[Any],
     opportunity_ids: list[int],
 ) -> list[TimelineEntry]:
     entries: list[TimelineEntry] = []
-    activities = session.scalars(
-        on_account(session, select(Activity), viewer, "activities", account.id)
+    activities = session.execute(
+        on_account(
+            session,
+            select(
+                Activity.id,
+                Activity.kind,
+                Activity.subject,
+                Activity.status,
+                Activity.done_at,
+                Activity.due_at,
+                Activity.created_at,
+            ),
+            viewer,
+            "activities",
+            account.id,
+        )
         .order_by(func.coalesce(Activity.done_at, Activity.due_at, Activity.created_at).desc())
         .limit(TIMELINE_LIMIT)
     )
@@ -214,8 +272,22 @@ def _timeline(
         entries.append(
             TimelineEntry(when, "activity", f"{a.kind.title()}: {a.subject}", state, f"/activities/{a.id}", "✓")
         )
-    communications = session.scalars(
-        on_account(session, select(Communication), viewer, "communications", account.id)
+    communications = session.execute(
+        on_account(
+            session,
+            select(
+                Communication.id,
+                Communication.channel,
+                Communication.direction,
+                Communication.subject,
+                Communication.status,
+                Communication.occurred_at,
+                Communication.created_at,
+            ),
+            viewer,
+            "communications",
+            account.id,
+        )
         .order_by(Communication.occurred_at.desc())
         .limit(TIMELINE_LIMIT)
     )
@@ -230,25 +302,26 @@ def _timeline(
                 "✉",
             )
         )
-    history = session.execute(
-        select(OpportunityStageHistory, Opportunity.name, PipelineStage.name)
-        .join(Opportunity, Opportunity.id == OpportunityStageHistory.opportunity_id)
-        .join(PipelineStage, PipelineStage.id == OpportunityStageHistory.to_stage_id)
-        .where(OpportunityStageHistory.opportunity_id.in_(opportunity_ids))
-        .order_by(OpportunityStageHistory.changed_at.desc())
-        .limit(TIMELINE_LIMIT)
-    ).all()
-    for row, opp_name, stage_name in history:
-        entries.append(
-            TimelineEntry(
-                row.changed_at,
-                "stage",
-                f"Deal {opp_name} → {stage_name}",
-                "",
-                f"/opportunities/{row.opportunity_id}",
-                "➜",
+    if opportunity_ids:
+        history = session.execute(
+            select(
+                OpportunityStageHistory.changed_at,
+                OpportunityStageHistory.opportunity_id,
+                Opportunity.name,
+                PipelineStage.name,
             )
-        )
+            .join(Opportunity, Opportunity.id == OpportunityStageHistory.opportunity_id)
+            .join(PipelineStage, PipelineStage.id == OpportunityStageHistory.to_stage_id)
+            .where(OpportunityStageHistory.opportunity_id.in_(opportunity_ids))
+            .order_by(OpportunityStageHistory.changed_at.desc())
+            .limit(TIMELINE_LIMIT)
+        ).all()
+        for changed_at, opportunity_id, opp_name, stage_name in history:
+            entries.append(
+                TimelineEntry(
+                    changed_at, "stage", f"Deal {opp_name} → {stage_name}", "", f"/opportunities/{opportunity_id}", "➜"
+                )
+            )
     for o in orders:
         entries.append(
             TimelineEntry(

@@ -25,11 +25,13 @@ from sqlalchemy import (
     desc,
     false,
     func,
+    literal,
     not_,
     or_,
     select,
     union_all,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -117,16 +119,20 @@ def display_label(entity: str, record: Any) -> str:
 
 
 def ref_labels(session: Session, viewer: Viewer, wanted: Mapping[str, set[int]]) -> dict[str, dict[int, str]]:
-    """Names of referenced records the viewer may see, fetched in one query per entity."""
-    found: dict[str, dict[int, str]] = {}
+    """Names of referenced records the viewer may see: one select per entity, all sent as one statement."""
+    found: dict[str, dict[int, str]] = {entity: {} for entity in wanted}
+    parts = []
     for entity, ids in wanted.items():
         ids = {i for i in ids if i is not None}
         if not ids or entity not in LABELS:
-            found[entity] = {}
             continue
         model: Any = rule(entity).model
-        query = restrict(select(model.id, LABELS[entity]()).where(model.id.in_(ids)), viewer, entity)
-        found[entity] = {row[0]: str(row[1]) for row in session.execute(query)}
+        label = sql_cast(LABELS[entity](), String)
+        parts.append(restrict(select(literal(entity), model.id, label).where(model.id.in_(ids)), viewer, entity))
+    if parts:
+        rows: Any = session.execute(parts[0] if len(parts) == 1 else union_all(*parts))
+        for kind, record_id, name in rows:
+            found[kind][record_id] = str(name)
     return found
 
 

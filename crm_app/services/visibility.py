@@ -348,7 +348,7 @@ def on_account(session: Session, query: SelectT, viewer: Viewer, entity: str, ac
         )
     else:
         raise ValueError(f"{entity} rows do not belong to an account")
-    key = ("visible_account", viewer.id, account_id)
+    key = _visible_account_key(viewer, account_id)
     if key not in session.info:  # asked once per page and session, not once per section
         session.info[key] = is_visible(session, viewer, "accounts", account_id)
     if not spec.can_read(viewer.role) or not session.info[key]:
@@ -358,12 +358,18 @@ def on_account(session: Session, query: SelectT, viewer: Viewer, entity: str, ac
     return cast(SelectT, result)
 
 
+def _visible_account_key(viewer: Viewer, account_id: int) -> tuple[str, int, int]:
+    return ("visible_account", viewer.id, account_id)
+
+
 def get_visible(session: Session, viewer: Viewer, entity: str, record_id: int) -> Any:
     """The record ``entity`` #``record_id`` if ``viewer`` may see it, else NotFoundError (a 404)."""
     model: Any = rule(entity).model
     record = session.scalar(restrict(select(model).where(model.id == record_id), viewer, entity))
     if record is None:
         raise NotFoundError(f"{entity.replace('_', ' ')} #{record_id} was not found")
+    if entity == "accounts":  # what on_account would ask next, already answered
+        session.info[_visible_account_key(viewer, record_id)] = True
     return record
 
 

@@ -77,7 +77,6 @@ def account_page(request: Request, account_id: int, session: SessionDep, viewer:
     account = view.account
     wanted: dict[str, set[int]] = {
         "users": {x for x in [account.owner_id, *(o.owner_id for o in view.opportunities)] if x},
-        "pipeline_stages": {o.stage_id for o in view.opportunities},
         "accounts": {account.parent_id} if account.parent_id else set(),
         "price_policies": {account.price_policy_id} if account.price_policy_id else set(),
         "departments": {account.department_id} if account.department_id else set(),
