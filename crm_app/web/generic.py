@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -21,6 +22,7 @@ from crm_app.services import resources as res
 from crm_app.services.registry import RESOURCES, resource
 from crm_app.services.resources import Column, ListParams, Resource
 from crm_app.services.visibility import Viewer, can_read, can_write
+from crm_app.web import rendering as r
 from crm_app.web.deps import CurrentUser, SessionDep
 from crm_app.web.forms import (
     LOOKUP_ENTITIES,
@@ -83,8 +85,6 @@ def cell(column: Column, row: Any, labels: dict[str, dict[int, str]], link_base:
 
 
 def _format(kind: str, value: Any) -> str:
-    from crm_app.web import rendering as r
-
     if kind == "money":
         return r.money(value)
     if kind == "date":
@@ -242,8 +242,6 @@ def detail_fields(session: Session, viewer: Viewer, resource: Resource, record: 
 
 
 def _guess_kind(name: str, value: Any) -> str:
-    from decimal import Decimal
-
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, dt.datetime):

@@ -153,10 +153,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.session_factory = sessionmaker(bind=engine, expire_on_commit=False)
     app.state.login_limiter = AddressLimiter()
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    # pages first: a request is matched route by route, and pages (no path of theirs begins with /api/) are
+    # most of the traffic — behind the API's routes every page request would first try each of those
+    app.include_router(pages_router)
     app.include_router(auth_api_router, prefix="/api/v1")
     app.include_router(api_router, prefix="/api/v1")
     app.include_router(auth_router)
-    app.include_router(pages_router)
     install_error_handlers(app)
     # middleware added last runs first: sessions are decoded before the CSRF check reads them
     app.add_middleware(CsrfMiddleware, refuse=_csrf_refusal)
