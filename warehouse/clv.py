@@ -120,6 +120,15 @@ class BgNbdFit:
         return {"r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
 
 
+def bg_nbd_fit_from_params(params: pd.DataFrame) -> BgNbdFit | None:
+    """The BG/NBD fit described by ``score_customers``' params frame, or None when it holds no finite fit."""
+    bg = params[params["model"] == "bg_nbd"].set_index("parameter")["value"]
+    r, alpha, a, b = (float(bg.get(name, math.nan)) for name in ("r", "alpha", "a", "b"))
+    if not all(math.isfinite(v) for v in (r, alpha, a, b)):
+        return None
+    return BgNbdFit(r=r, alpha=alpha, a=a, b=b, log_likelihood=math.nan, customers_fitted=0)
+
+
 @dataclass(frozen=True)
 class GammaGammaFit:
     """A fitted Gamma-Gamma spend model (currency units of the monetary values it was fitted on)."""

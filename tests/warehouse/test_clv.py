@@ -727,3 +727,15 @@ def test_building_blocks_reject_bad_input() -> None:
         clv.bg_nbd_log_likelihood((0.0, 1, 1, 1), [1], [1.0], [2.0])
     with pytest.raises(ValueError, match="t must be"):
         clv.expected_purchases(clv.BgNbdFit(1, 1, 1.5, 1, 0, 0), -1.0, [1], [1.0], [2.0])
+
+
+def test_fit_rebuilt_from_the_params_frame_matches_the_fitted_parameters(
+    simulated: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
+    summary, _ = simulated
+    _, params = clv.score_customers(summary, horizon_days=365)
+    fit = clv.bg_nbd_fit_from_params(params)
+    assert fit is not None
+    bg = params[params["model"] == "bg_nbd"].set_index("parameter")["value"]
+    assert (fit.r, fit.alpha, fit.a, fit.b) == (bg["r"], bg["alpha"], bg["a"], bg["b"])
+    assert clv.bg_nbd_fit_from_params(params[params["model"] != "bg_nbd"]) is None

@@ -9,7 +9,6 @@ fit: the summary's actual_* columns are only passed through to the marts, never 
 """
 
 import datetime as dt
-import math
 
 import numpy as np
 import pandas as pd
@@ -64,7 +63,7 @@ def cumulative_shares(fit, boundaries_days, time_unit_days, summary):
 def model(dbt, session):
     dbt.config(materialized="table")
     # imported here: dbt parses this file without running it
-    from warehouse.clv import BgNbdFit, score_customers
+    from warehouse.clv import bg_nbd_fit_from_params, score_customers
 
     holdout_days = int(dbt.config.get("holdout_days"))
     time_unit_days = float(dbt.config.get("time_unit_days"))
@@ -91,17 +90,7 @@ def model(dbt, session):
         calibration_end = pd.Timestamp(summary["calibration_end_date"].iloc[0]).date()
         holdout_end = pd.Timestamp(summary["holdout_end_date"].iloc[0]).date()
         spans = holdout_months(calibration_end, holdout_end)
-        bg = params[params["model"] == "bg_nbd"].set_index("parameter")["value"]
-        fit = None
-        if all(math.isfinite(float(bg.get(name, math.nan))) for name in ("r", "alpha", "a", "b")):
-            fit = BgNbdFit(
-                r=float(bg["r"]),
-                alpha=float(bg["alpha"]),
-                a=float(bg["a"]),
-                b=float(bg["b"]),
-                log_likelihood=math.nan,
-                customers_fitted=0,
-            )
+        fit = bg_nbd_fit_from_params(params)
         ends = [span[4] for span in spans]
         shares = cumulative_shares(fit, ends, time_unit_days, summary)
         month_shares = np.diff(np.concatenate([np.zeros((len(summary), 1)), shares], axis=1), axis=1)

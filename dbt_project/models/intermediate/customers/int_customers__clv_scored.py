@@ -14,7 +14,7 @@ SUMMARY_COLUMNS = ["account_id", "frequency", "recency", "age", "monetary_value"
 def model(dbt, session):
     dbt.config(materialized="table")
     # imported here: dbt parses this file without running it
-    from warehouse.clv import BgNbdFit, p_alive, score_customers
+    from warehouse.clv import bg_nbd_fit_from_params, p_alive, score_customers
 
     horizon_days = int(dbt.config.get("horizon_days"))
     time_unit_days = float(dbt.config.get("time_unit_days"))
@@ -31,17 +31,9 @@ def model(dbt, session):
     # P(alive) of the same customers as their history stood one care period earlier, with the same fit:
     # the care list calls a customer whose P(alive) fell since then value-changing.
     customers["p_alive_earlier"] = math.nan
-    bg = params[params["model"] == "bg_nbd"].set_index("parameter")["value"]
+    fit = bg_nbd_fit_from_params(params)
     seen_earlier = summary["earlier_frequency"].notna().to_numpy()
-    if seen_earlier.any() and all(math.isfinite(float(bg.get(name, math.nan))) for name in ("r", "alpha", "a", "b")):
-        fit = BgNbdFit(
-            r=float(bg["r"]),
-            alpha=float(bg["alpha"]),
-            a=float(bg["a"]),
-            b=float(bg["b"]),
-            log_likelihood=math.nan,
-            customers_fitted=0,
-        )
+    if seen_earlier.any() and fit is not None:
         earlier = summary.loc[seen_earlier]
         customers.loc[seen_earlier, "p_alive_earlier"] = p_alive(
             fit,
