@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import case, func, select, true
+from sqlalchemy import (
+    Integer,
+    String,
+    bindparam,
+    case,
+    false,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from crm_app.models import (
@@ -26,7 +41,7 @@ from crm_app.models import (
     utcnow,
 )
 from crm_app.services.activities import DueTask, due_tasks
-from crm_app.services.visibility import Viewer, get_visible, on_account, restrict
+from crm_app.services.visibility import Viewer, account_rows, get_visible, restrict, sees_on_account
 
 ZERO = Decimal("0")
 TIMELINE_LIMIT = 25
@@ -59,8 +74,8 @@ class Account360:
     opportunities: list[Any]
     quotes: list[Any]
     orders: list[OrderRow]
-    payments: list[Any]
-    plans: list[Any]
+    payments: list[PaymentRow]
+    plans: list[PlanRow]
     cases: list[Any]
     timeline: list[TimelineEntry]
     partners: list[Any]
@@ -78,79 +93,53 @@ def paid_by_order(session: Session, order_ids: list[int]) -> dict[int, Decimal]:
     return {order_id: Decimal(total or 0) for order_id, total in rows}
 
 
+# the sections of the 360 view: whether the viewer sees each is decided once per request (sees_on_account)
+SECTION_ENTITIES = (
+    "contacts",
+    "opportunities",
+    "quotes",
+    "orders",
+    "cases",
+    "payments",
+    "payment_plans",
+    "activities",
+    "communications",
+)
+
+
 def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = SECTION_LIMIT) -> Account360:
     """Everything about one visible account the viewer may see: people, deals, documents, money, service.
 
-    Each section selects only the columns its table shows (the page is read far more often than any record
-    is edited), and every row on an account the viewer sees is theirs to see (:func:`on_account`).
+    Each section selects only the columns its table shows, and every row on an account the viewer sees is
+    theirs to see (:func:`sees_on_account`). The statements depend on which sections the viewer sees, not on
+    the account: they are built once (:func:`_statements_360`) and run with the account as a parameter.
     """
     account: Account = get_visible(session, viewer, "accounts", account_id)
+    seen = frozenset(e for e in SECTION_ENTITIES if sees_on_account(session, viewer, e, account.id))
+    statements = _statements_360(seen, limit)
+    params = {"account_id": account.id}
 
-    def rows(entity: str, columns: tuple[Any, ...], order_by: Any) -> list[Any]:
-        query = on_account(session, select(*columns), viewer, entity, account.id)
-        return list(session.execute(query.order_by(order_by).limit(limit)))
+    def run(statement: Any) -> list[Any]:
+        return list(session.execute(statement, params))
 
     contacts = [
-        {**row._mapping, "full_name": f"{row.first_name} {row.last_name}".strip()}
-        for row in rows(
-            "contacts",
-            (
-                Contact.id,
-                Contact.first_name,
-                Contact.last_name,
-                Contact.title,
-                Contact.email,
-                Contact.phone,
-                Contact.mobile,
-                Contact.is_primary,
-            ),
-            Contact.is_primary.desc(),
-        )
+        {**row._mapping, "full_name": f"{row.first_name} {row.last_name}".strip()} for row in run(statements.contacts)
     ]
-    opportunities = rows(
-        "opportunities",
-        (
-            Opportunity.id,
-            Opportunity.name,
-            Opportunity.status,
-            Opportunity.stage_id,
-            Opportunity.expected_close_date,
-            Opportunity.amount,
-            Opportunity.owner_id,
-        ),
-        Opportunity.created_at.desc(),
-    )
-    quotes = rows(
-        "quotes", (Quote.id, Quote.number, Quote.quote_date, Quote.status, Quote.total_amount), Quote.quote_date.desc()
-    )
-    paid_on_order = (
-        select(func.sum(Payment.amount))
-        .where(Payment.order_id == Order.id, Payment.deleted_at.is_(None))
-        .scalar_subquery()
-        .label("paid")
-    )
-    orders = rows(
-        "orders",
-        (Order.id, Order.number, Order.kind, Order.status, Order.order_date, Order.total_amount, paid_on_order),
-        Order.order_date.desc(),
-    )
-    cases = rows(
-        "cases", (Case.id, Case.number, Case.subject, Case.kind, Case.status, Case.opened_at), Case.opened_at.desc()
-    )
+    opportunities = run(statements.opportunities)
+    quotes = run(statements.quotes)
+    orders = run(statements.orders)
+    cases = run(statements.cases)
     order_rows = []
     for o in orders:
         paid = Decimal(o.paid or 0)
         order_rows.append(OrderRow(o, paid, o.total_amount - paid if o.status != "cancelled" else ZERO))
-    payments = rows(
-        "payments",
-        (Payment.id, Payment.paid_on, Payment.order_id, Payment.method, Payment.amount),
-        Payment.paid_on.desc(),
-    )
-    plans = rows(
-        "payment_plans",
-        (PaymentPlan.id, PaymentPlan.due_date, PaymentPlan.kind, PaymentPlan.amount),
-        PaymentPlan.due_date.desc(),
-    )
+    payments: list[PaymentRow] = []
+    plans: list[PlanRow] = []
+    for row in run(statements.money):
+        if row.source == "payment":
+            payments.append(PaymentRow(row.id, row.day, row.order_id, row.what, row.amount))
+        else:
+            plans.append(PlanRow(row.id, row.day, row.what, row.amount))
     partners = (
         list(
             session.execute(
@@ -162,9 +151,9 @@ def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 
         if account.kind == "partner"
         else []
     )
-    stats = _account_stats(session, viewer, account)
+    stats = _stats(session.execute(statements.stats, params).one())
     stats["outstanding"] = sum((r.outstanding for r in order_rows if r.order.kind == "sale"), ZERO)
-    timeline = _timeline(session, viewer, account, orders, payments, [o.id for o in opportunities])
+    timeline = _timeline(run(statements.timeline), orders, payments)
     return Account360(
         account=account,
         contacts=contacts,
@@ -180,52 +169,169 @@ def account_360(session: Session, viewer: Viewer, account_id: int, limit: int = 
     )
 
 
-def _account_stats(session: Session, viewer: Viewer, account: Account) -> dict[str, Any]:
-    """The tiles of the 360 view: four aggregates over the account's rows, sent as one statement."""
-    revenue = on_account(
-        session,
+@dataclass(frozen=True, slots=True)
+class PaymentRow:
+    id: int
+    paid_on: dt.date
+    order_id: int
+    method: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PlanRow:
+    id: int
+    due_date: dt.date
+    kind: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Statements360:
+    contacts: Any
+    opportunities: Any
+    quotes: Any
+    orders: Any
+    cases: Any
+    money: Any  # payments and the payment plan
+    stats: Any  # the four tiles
+    timeline: Any  # activities, communications, stage changes
+
+
+@lru_cache(maxsize=32)
+def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
+    """The 360 view's statements for a viewer who sees the sections ``seen``, the account a parameter.
+
+    Built once per combination: building them (subqueries, unions, the account rule per section) costs more
+    than running them on an account's few rows.
+    """
+    account_id = bindparam("account_id", type_=Integer())
+    text = String()
+
+    def on(entity: str, query: Any) -> Any:
+        rows = account_rows(query, entity, account_id)
+        return rows if entity in seen else rows.where(false())
+
+    def section(entity: str, columns: tuple[Any, ...], order_by: Any, size: int = limit) -> Any:
+        return on(entity, select(*columns)).order_by(order_by).limit(size)
+
+    stage_name = (
+        select(PipelineStage.name).where(PipelineStage.id == Opportunity.stage_id).scalar_subquery().label("stage_name")
+    )
+    opportunities = section(
+        "opportunities",
+        (
+            Opportunity.id,
+            Opportunity.name,
+            Opportunity.status,
+            Opportunity.stage_id,
+            stage_name,
+            Opportunity.expected_close_date,
+            Opportunity.amount,
+            Opportunity.owner_id,
+        ),
+        Opportunity.created_at.desc(),
+    )
+    paid = (
+        select(func.sum(Payment.amount))
+        .where(Payment.order_id == Order.id, Payment.deleted_at.is_(None))
+        .scalar_subquery()
+        .label("paid")
+    )
+    # each part's own order and LIMIT inside a subquery: SQLite refuses them on a bare UNION member
+    payments = section(
+        "payments",
+        (
+            literal("payment").label("source"),
+            Payment.id,
+            Payment.paid_on.label("day"),
+            Payment.order_id,
+            type_coerce(Payment.method, text).label("what"),
+            Payment.amount,
+        ),
+        Payment.paid_on.desc(),
+    ).subquery()
+    plans = section(
+        "payment_plans",
+        (
+            literal("plan").label("source"),
+            PaymentPlan.id,
+            PaymentPlan.due_date.label("day"),
+            PaymentPlan.order_id,
+            type_coerce(PaymentPlan.kind, text).label("what"),
+            PaymentPlan.amount,
+        ),
+        PaymentPlan.due_date.desc(),
+    ).subquery()
+    return Statements360(
+        contacts=section(
+            "contacts",
+            (
+                Contact.id,
+                Contact.first_name,
+                Contact.last_name,
+                Contact.title,
+                Contact.email,
+                Contact.phone,
+                Contact.mobile,
+                Contact.is_primary,
+            ),
+            Contact.is_primary.desc(),
+        ),
+        opportunities=opportunities,
+        quotes=section(
+            "quotes",
+            (Quote.id, Quote.number, Quote.quote_date, Quote.status, Quote.total_amount),
+            Quote.quote_date.desc(),
+        ),
+        orders=section(
+            "orders",
+            (Order.id, Order.number, Order.kind, Order.status, Order.order_date, Order.total_amount, paid),
+            Order.order_date.desc(),
+        ),
+        cases=section(
+            "cases",
+            (Case.id, Case.number, Case.subject, Case.kind, Case.status, Case.opened_at),
+            Case.opened_at.desc(),
+        ),
+        money=union_all(select(*payments.c), select(*plans.c)),
+        stats=_stats_statement(on),
+        timeline=_timeline_statement(on, opportunities.with_only_columns(Opportunity.id)),
+    )
+
+
+def _stats_statement(on: Callable[[str, Any], Any]) -> Any:
+    """The tiles of the 360 view: four aggregates over the account's rows, side by side in one row."""
+    signed = case((Order.kind == "sale", Order.total_amount), else_=-Order.total_amount)
+    revenue = on(
+        "orders",
         select(
-            func.coalesce(
-                func.sum(case((Order.kind == "sale", Order.total_amount), else_=-Order.total_amount)), 0
-            ).label("net_revenue"),
+            func.coalesce(func.sum(signed), 0).label("net_revenue"),
             func.count().label("orders"),
             func.max(Order.order_date).label("last_order"),
         ).where(Order.status != "cancelled"),
-        viewer,
-        "orders",
-        account.id,
     ).subquery()
-    pipeline = on_account(
-        session,
+    pipeline = on(
+        "opportunities",
         select(
             func.coalesce(func.sum(Opportunity.amount), 0).label("open_pipeline"),
             func.coalesce(func.sum(Opportunity.amount * Opportunity.probability), 0).label("weighted_pipeline"),
             func.count().label("open_deals"),
         ).where(Opportunity.status == "open"),
-        viewer,
-        "opportunities",
-        account.id,
     ).subquery()
-    open_cases = on_account(
-        session,
-        select(func.count().label("open_cases")).where(Case.status.in_(("open", "in_progress"))),
-        viewer,
-        "cases",
-        account.id,
+    open_cases = on(
+        "cases", select(func.count().label("open_cases")).where(Case.status.in_(("open", "in_progress")))
     ).subquery()
-    satisfaction = on_account(
-        session,
-        select(func.avg(Case.satisfaction).label("satisfaction")).where(Case.satisfaction.is_not(None)),
-        viewer,
-        "cases",
-        account.id,
+    satisfaction = on(
+        "cases", select(func.avg(Case.satisfaction).label("satisfaction")).where(Case.satisfaction.is_not(None))
     ).subquery()
-    # each aggregate is exactly one row: joining them on TRUE puts the four side by side
-    row = session.execute(
-        select(revenue, pipeline, open_cases, satisfaction).select_from(
-            revenue.join(pipeline, true()).join(open_cases, true()).join(satisfaction, true())
-        )
-    ).one()
+    # each aggregate is exactly one row: joined on TRUE they are one row
+    return select(revenue, pipeline, open_cases, satisfaction).select_from(
+        revenue.join(pipeline, true()).join(open_cases, true()).join(satisfaction, true())
+    )
+
+
+def _stats(row: Any) -> dict[str, Any]:
     return {
         "net_revenue": Decimal(row.net_revenue or 0),
         "orders": int(row.orders or 0),
@@ -238,89 +344,89 @@ def _account_stats(session: Session, viewer: Viewer, account: Account) -> dict[s
     }
 
 
-def _timeline(
-    session: Session,
-    viewer: Viewer,
-    account: Account,
-    orders: list[Any],
-    payments: list[Any],
-    opportunity_ids: list[int],
-) -> list[TimelineEntry]:
-    entries: list[TimelineEntry] = []
-    activities = session.execute(
-        on_account(
-            session,
-            select(
-                Activity.id,
-                Activity.kind,
-                Activity.subject,
-                Activity.status,
-                Activity.done_at,
-                Activity.due_at,
-                Activity.created_at,
-            ),
-            viewer,
+def _timeline_statement(on: Callable[[str, Any], Any], shown_opportunities: Any) -> Any:
+    """The latest activities, communications and stage changes of the shown deals, as one statement."""
+    text = String()
+    activity_at = func.coalesce(Activity.done_at, Activity.due_at, Activity.created_at)
+    activities = (
+        on(
             "activities",
-            account.id,
-        )
-        .order_by(func.coalesce(Activity.done_at, Activity.due_at, Activity.created_at).desc())
-        .limit(TIMELINE_LIMIT)
-    )
-    for a in activities:
-        when = a.done_at or a.due_at or a.created_at
-        state = "done" if a.status == "done" else ("planned" if a.status == "open" else a.status)
-        entries.append(
-            TimelineEntry(when, "activity", f"{a.kind.title()}: {a.subject}", state, f"/activities/{a.id}", "✓")
-        )
-    communications = session.execute(
-        on_account(
-            session,
             select(
-                Communication.id,
-                Communication.channel,
-                Communication.direction,
-                Communication.subject,
-                Communication.status,
-                Communication.occurred_at,
-                Communication.created_at,
+                literal("activity").label("source"),
+                Activity.id,
+                activity_at.label("at"),
+                type_coerce(Activity.kind, text).label("a"),
+                type_coerce(Activity.subject, text).label("b"),
+                type_coerce(Activity.status, text).label("c"),
+                type_coerce(null(), text).label("d"),
             ),
-            viewer,
+        )
+        .order_by(activity_at.desc())
+        .limit(TIMELINE_LIMIT)
+        .subquery()
+    )
+    communications = (
+        on(
             "communications",
-            account.id,
+            select(
+                literal("communication").label("source"),
+                Communication.id,
+                func.coalesce(Communication.occurred_at, Communication.created_at).label("at"),
+                type_coerce(Communication.channel, text).label("a"),
+                type_coerce(Communication.direction, text).label("b"),
+                type_coerce(Communication.subject, text).label("c"),
+                type_coerce(Communication.status, text).label("d"),
+            ),
         )
         .order_by(Communication.occurred_at.desc())
         .limit(TIMELINE_LIMIT)
+        .subquery()
     )
-    for c in communications:
-        entries.append(
-            TimelineEntry(
-                c.occurred_at or c.created_at,
-                "communication",
-                f"{c.channel.upper()} {c.direction}: {c.subject or '(no subject)'}",
-                c.status,
-                f"/communications/{c.id}",
-                "✉",
-            )
+    stage_changes = (
+        select(
+            literal("stage").label("source"),
+            OpportunityStageHistory.opportunity_id.label("id"),
+            OpportunityStageHistory.changed_at.label("at"),
+            type_coerce(Opportunity.name, text).label("a"),
+            type_coerce(PipelineStage.name, text).label("b"),
+            type_coerce(null(), text).label("c"),
+            type_coerce(null(), text).label("d"),
         )
-    if opportunity_ids:
-        history = session.execute(
-            select(
-                OpportunityStageHistory.changed_at,
-                OpportunityStageHistory.opportunity_id,
-                Opportunity.name,
-                PipelineStage.name,
+        .join(Opportunity, Opportunity.id == OpportunityStageHistory.opportunity_id)
+        .join(PipelineStage, PipelineStage.id == OpportunityStageHistory.to_stage_id)
+        .where(OpportunityStageHistory.opportunity_id.in_(shown_opportunities))
+        .order_by(OpportunityStageHistory.changed_at.desc())
+        .limit(TIMELINE_LIMIT)
+        .subquery()
+    )
+    # each source's own order and LIMIT inside a subquery: SQLite refuses them on a bare UNION member
+    return union_all(select(*activities.c), select(*communications.c), select(*stage_changes.c))
+
+
+def _timeline(rows: list[Any], orders: list[Any], payments: list[PaymentRow]) -> list[TimelineEntry]:
+    """The newest entries of the account's history: activities, communications, stage changes (``rows``),
+    orders and payments."""
+    entries: list[TimelineEntry] = []
+    for row in rows:
+        if row.source == "activity":
+            state = "done" if row.c == "done" else ("planned" if row.c == "open" else row.c)
+            entries.append(
+                TimelineEntry(row.at, "activity", f"{row.a.title()}: {row.b}", state, f"/activities/{row.id}", "✓")
             )
-            .join(Opportunity, Opportunity.id == OpportunityStageHistory.opportunity_id)
-            .join(PipelineStage, PipelineStage.id == OpportunityStageHistory.to_stage_id)
-            .where(OpportunityStageHistory.opportunity_id.in_(opportunity_ids))
-            .order_by(OpportunityStageHistory.changed_at.desc())
-            .limit(TIMELINE_LIMIT)
-        ).all()
-        for changed_at, opportunity_id, opp_name, stage_name in history:
+        elif row.source == "communication":
             entries.append(
                 TimelineEntry(
-                    changed_at, "stage", f"Deal {opp_name} → {stage_name}", "", f"/opportunities/{opportunity_id}", "➜"
+                    row.at,
+                    "communication",
+                    f"{row.a.upper()} {row.b}: {row.c or '(no subject)'}",
+                    row.d,
+                    f"/communications/{row.id}",
+                    "✉",
                 )
+            )
+        else:
+            entries.append(
+                TimelineEntry(row.at, "stage", f"Deal {row.a} → {row.b}", "", f"/opportunities/{row.id}", "➜")
             )
     for o in orders:
         entries.append(

@@ -490,18 +490,17 @@ def list_page(
     key, descending = sort_key(resource, params.sort, searching=bool(params.q))
     direction = desc if descending else asc
     if len(branches) == 1:
-        ordered: Select[Any] = branches[0].order_by(direction(key), direction(model.id))
+        ordered: Any = branches[0].order_by(direction(key), direction(model.id))
         if columns is not None:
             ordered = ordered.with_only_columns(*(getattr(model, n) for n in names), maintain_column_froms=True)
     else:
         wanted = [getattr(model, n) for n in names]
         merged = union_all(
             *(b.with_only_columns(*wanted, key.label("sort_key"), maintain_column_froms=True) for b in branches)
-        ).subquery("matches")
-        # the sort key selected too: only then does SQLite merge the branches in order instead of sorting all
-        ordered = select(*(merged.c[n] for n in names), merged.c.sort_key).order_by(
-            direction(merged.c.sort_key), direction(merged.c.id)
         )
+        # ordered as a whole, by the sort key it selects: SQLite then merges the branches' ordered index ranges
+        matches = merged.selected_columns
+        ordered = merged.order_by(direction(matches.sort_key), direction(matches.id))
     ordered = ordered.limit(page_size).offset((page - 1) * page_size)
     items: list[Any]
     if columns is not None:

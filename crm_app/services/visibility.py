@@ -329,10 +329,10 @@ def restrict(query: SelectT, viewer: Viewer, entity: str, *, include_deleted: bo
     return cast(SelectT, result)
 
 
-def on_account(session: Session, query: SelectT, viewer: Viewer, entity: str, account_id: int) -> SelectT:
-    """Limit ``query`` to ``entity`` rows on one account; when the viewer may see that account, every such
-    row is theirs to see (the account rule of DESIGN.md §3), so the full scope need not be worked out again.
-    """
+def account_rows(query: SelectT, entity: str, account_id: Any) -> SelectT:
+    """``query`` limited to the live ``entity`` rows on one account, whoever asks (:func:`on_account` decides
+    whether the viewer may see them). ``account_id``: a value, or a bound parameter for a statement kept and
+    run for many accounts."""
     spec = rule(entity)
     model: Any = spec.model
     result: Any = query
@@ -348,14 +348,27 @@ def on_account(session: Session, query: SelectT, viewer: Viewer, entity: str, ac
         )
     else:
         raise ValueError(f"{entity} rows do not belong to an account")
-    key = _visible_account_key(viewer, account_id)
-    if key not in session.info:  # asked once per page and session, not once per section
-        session.info[key] = is_visible(session, viewer, "accounts", account_id)
-    if not spec.can_read(viewer.role) or not session.info[key]:
-        return cast(SelectT, result.where(false()))
     if issubclass(model, SoftDeleteMixin):
         result = result.where(model.deleted_at.is_(None))
     return cast(SelectT, result)
+
+
+def sees_on_account(session: Session, viewer: Viewer, entity: str, account_id: int) -> bool:
+    """Whether ``viewer`` sees the ``entity`` rows on an account: when they may see that account, every such
+    row is theirs to see (the account rule of DESIGN.md §3), so the full scope need not be worked out again.
+    """
+    key = _visible_account_key(viewer, account_id)
+    if key not in session.info:  # asked once per page and session, not once per section
+        session.info[key] = is_visible(session, viewer, "accounts", account_id)
+    return rule(entity).can_read(viewer.role) and bool(session.info[key])
+
+
+def on_account(session: Session, query: SelectT, viewer: Viewer, entity: str, account_id: int) -> SelectT:
+    """Limit ``query`` to the ``entity`` rows on one account that ``viewer`` sees (:func:`sees_on_account`)."""
+    result = account_rows(query, entity, account_id)
+    if not sees_on_account(session, viewer, entity, account_id):
+        return cast(SelectT, result.where(false()))
+    return result
 
 
 def _visible_account_key(viewer: Viewer, account_id: int) -> tuple[str, int, int]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from markupsafe import Markup, escape
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -125,6 +126,25 @@ def table(
     return [(row, [cell(c, row, labels, base) for c in columns]) for row in rows]
 
 
+def row_html(row: Any, cells: list[Cell], base: str) -> Markup:
+    """One row of a list page, the first cell linking to the record. Built here rather than cell by cell in
+    the template: a page of 25 rows × 9 columns is ~2,000 template steps for what one pass of Python does."""
+    parts = ["<tr>"]
+    for position, c in enumerate(cells):
+        text = escape(c.text)
+        if position == 0:
+            inner = f'<a href="{escape(base)}/{escape(row.id)}">{text}</a>'
+        elif c.link:
+            inner = f'<a href="{escape(c.link)}">{text}</a>'
+        elif c.kind == "choice" and c.text != "—":
+            inner = f'<span class="badge badge-{escape(c.text.lower().replace(" ", "_"))}">{text}</span>'
+        else:
+            inner = str(text)
+        parts.append(f'<td class="col-{escape(c.kind)}">{inner}</td>')
+    parts.append("</tr>")
+    return Markup("".join(parts))
+
+
 def filter_widgets(session: Session, viewer: Viewer, resource: Resource, params: ListParams) -> list[dict[str, Any]]:
     widgets = []
     for spec in resource.filters:
@@ -152,11 +172,13 @@ def list_view(
     params, errors = list_params(request, resource)
     # only the shown columns, as plain rows: a list page never needs whole records
     page = res.list_page(session, viewer, resource, params, columns=[c.key for c in resource.columns])
+    rows = table(session, viewer, resource, page.items)
     context = {
         "resource": resource,
         "page": page,
         "params": params,
-        "rows": table(session, viewer, resource, page.items),
+        "rows": rows,
+        "row_html": [row_html(row, cells, link_base(resource)) for row, cells in rows],
         "filters": filter_widgets(session, viewer, resource, params),
         "filter_errors": errors,
         "sort": params.sort or resource.default_sort,

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData
 
-from crm_app.models import Account, PipelineStage
+from crm_app.models import Account
 from crm_app.services import activities
 from crm_app.services.accounts import account_360, my_day
 from crm_app.services.registry import resource
@@ -84,7 +84,6 @@ def account_page(request: Request, account_id: int, session: SessionDep, viewer:
     }
     labels = ref_labels(session, viewer, wanted)
     labels["orders"].update({r.order.id: r.order.number for r in view.orders})
-    stages = {s.id: s for s in session.scalars(select(PipelineStage))}
     return render(
         request,
         "account_360.html",
@@ -92,7 +91,6 @@ def account_page(request: Request, account_id: int, session: SessionDep, viewer:
             "v": view,
             "a": account,
             "labels": labels,
-            "stages": stages,
             "custom": custom_values(session, resource("accounts"), account),
             "history": history(session, viewer, "accounts", account.id, 8),
             "editable": can_write(viewer, "accounts"),

@@ -33,11 +33,12 @@ from crm_app.services.visibility import (
     restrict,
     scope_clause,
 )
+from crm_app.web.csrf import csrf_token
 from crm_app.web.deps import CurrentUser, SessionDep
 from crm_app.web.forms import ref_options, ref_options_html
 from crm_app.web.generic import detail_context, guarded, int_param
 from crm_app.web.pages.common import FormDep, blank_lines, form_dict, line_rows, product_options, validate
-from crm_app.web.rendering import flash, redirect, render
+from crm_app.web.rendering import date, flash, money, redirect, render
 
 router = APIRouter()
 BOARD_CARDS = 20  # newest cards per column; the column header still counts and sums every deal
@@ -70,19 +71,21 @@ def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLRes
         totals, cards = _board_everyone(session, viewer, stages, recent, owner)
     else:
         totals, cards = _board_scoped(session, viewer, stages, recent, owner)
+    account_ids = {card.account_id for stage_cards in cards.values() for card in stage_cards}
+    labels = res.ref_labels(session, viewer, {"accounts": account_ids})["accounts"]
+    movable = can_write(viewer, "opportunities")
+    token = csrf_token(request.session)
     columns = [
         BoardColumn(
             stage=stage,
             stage_id=stage.id,
             count=totals.get(stage.id, (0, Decimal(0)))[0],
             amount=totals.get(stage.id, (0, Decimal(0)))[1],
-            cards=[BoardCard.of(row) for row in cards.get(stage.id, [])],
-            move_options=_stage_options(stages, stage.id),
+            shown=len(cards.get(stage.id, [])),
+            cards_html=_cards_html(cards.get(stage.id, []), stage.id, labels, movable, token, stages),
         )
         for stage in stages
     ]
-    account_ids = {card.account_id for stage_cards in cards.values() for card in stage_cards}
-    labels = res.ref_labels(session, viewer, {"accounts": account_ids})["accounts"]
     field_role = viewer.role in ("sales_rep", "service_agent")
     owners = "" if field_role else ref_options_html(session, viewer, "users", owner_id)
     return render(
@@ -95,7 +98,7 @@ def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLRes
             "mine": mine,
             "owner_id": owner_id,
             "owners": owners,
-            "movable": can_write(viewer, "opportunities"),
+            "movable": movable,
             "title": "Pipeline board",
         },
     )
@@ -106,29 +109,45 @@ BoardCards = dict[int, list[Any]]
 
 
 @dataclass(frozen=True, slots=True)
-class BoardCard:
-    """What a card shows (plain attributes: the template reads each several times for 140 cards)."""
-
-    id: int
-    name: str
-    account_id: int
-    amount: Decimal
-    expected_close_date: dt.date | None
-    version: int
-
-    @classmethod
-    def of(cls, row: Any) -> BoardCard:
-        return cls(row.id, row.name, row.account_id, row.amount, row.expected_close_date, row.version)
-
-
-@dataclass(frozen=True, slots=True)
 class BoardColumn:
     stage: PipelineStage
     stage_id: int
     count: int
     amount: Decimal
-    cards: list[BoardCard]
-    move_options: Markup
+    shown: int  # cards on the board (the newest; the header counts them all)
+    cards_html: Markup
+
+
+def _cards_html(
+    cards: list[Any], stage_id: int, labels: dict[int, str], movable: bool, token: str, stages: list[PipelineStage]
+) -> Markup:
+    """A column's cards: the bulk of the page (up to 7 × 20 cards with a "move to" form each), built in one
+    pass here — markup as the board template had it — rather than in ~20 template steps per card."""
+    if not cards:
+        return Markup("")
+    options = _stage_options(stages, stage_id)
+    drag = 'draggable="true"' if movable else ""
+    parts = []
+    for card in cards:
+        name = escape(card.name)
+        close = date(card.expected_close_date) if card.expected_close_date else ""
+        parts.append(
+            f'\n    <div class="deal" {drag} data-id="{card.id}" data-stage="{stage_id}" data-version="{card.version}">'
+            f'\n      <a class="deal-name" href="/opportunities/{card.id}">{name}</a>'
+            f'\n      <div class="deal-meta"><span>{escape(labels.get(card.account_id, ""))}</span></div>'
+            f'\n      <div class="deal-meta"><span class="deal-amount">{escape(money(card.amount))}</span>'
+            f"<span>{escape(close)}</span></div>\n      "
+        )
+        if movable:
+            parts.append(
+                f'\n      <form method="post" action="/opportunities/{card.id}/stage" class="move">'
+                f'\n        <input type="hidden" name="csrf_token" value="{escape(token)}">'
+                f'<input type="hidden" name="version" value="{card.version}">'
+                f'\n        <select name="stage_id" aria-label="Move {name} to">{options}</select>'
+                '\n        <button class="btn btn-small" type="submit">Move</button>\n      </form>\n      '
+            )
+        parts.append("\n    </div>\n    ")
+    return Markup("".join(parts))
 
 
 def _on_board(stage_id: int, closed: bool, recent: Any) -> ColumnElement[bool]:
