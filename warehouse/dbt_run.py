@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 DBT_PATH_ENV = "CRM_DBT_DUCKDB_PATH"
+# The as-of date reaches the models through the environment, not `--vars`: dbt re-parses the whole project
+# whenever the command-line vars change, and the date changes every day (dbt_project/macros/as_of.sql).
+AS_OF_ENV = "CRM_AS_OF_DATE"
 DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 _EXAMPLE_ROWS = 5
 # dbt keeps global state (flags, adapters, invocation context): one invocation at a time per process.
@@ -95,16 +98,17 @@ class DbtOutcome:
 
 
 @contextlib.contextmanager
-def _env(name: str, value: str) -> Iterator[None]:
-    before = os.environ.get(name)
-    os.environ[name] = value
+def _env(values: dict[str, str]) -> Iterator[None]:
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _describe_test(node: Any) -> str | None:
@@ -177,9 +181,12 @@ def project_fingerprint(project_dir: Path) -> str:
 
 
 def preload() -> None:
-    """Import dbt (seconds of work) ahead of time, e.g. in a thread while ingest runs."""
+    """Import dbt (seconds of work) ahead of time, e.g. in a thread while ingest runs, and what the python
+    models import (warehouse.clv: scipy, pandas), which would otherwise be imported inside the dbt run."""
     import dbt.adapters.duckdb
     import dbt.cli.main  # noqa: F401
+
+    import warehouse.clv  # noqa: F401
 
 
 def _release_duckdb() -> None:
@@ -236,7 +243,7 @@ def run_dbt_build(
         "--target",
         "build",
         "--vars",
-        json.dumps({"as_of_date": as_of.isoformat(), "horizon_days": horizon_days}),
+        json.dumps({"horizon_days": horizon_days}),
         "--target-path",
         str(work_dir / "target"),
         "--log-path",
@@ -248,13 +255,15 @@ def run_dbt_build(
         "--no-use-colors",
         "--no-send-anonymous-usage-stats",
         "--no-version-check",
+        # the pipeline reads the results from dbtRunner's result object: no manifest.json / run_results.json
+        "--no-write-json",
     ]
     if threads:
         args += ["--threads", str(threads)]
     if skip_unit_tests:
         args += ["--exclude-resource-type", "unit_test"]
     began = time.perf_counter()
-    with _dbt_lock, _env(DBT_PATH_ENV, str(build_file)):
+    with _dbt_lock, _env({DBT_PATH_ENV: str(build_file), AS_OF_ENV: as_of.isoformat()}):
         try:
             result = dbtRunner(callbacks=callbacks).invoke(args)  # type: ignore[arg-type]
         finally:

@@ -1,8 +1,15 @@
-{#- The as-of date of the whole build (var `as_of_date`, default: the day the run started, UTC).
-    Every model calls these macros, so one run uses one date even across midnight. -#}
+{#- The as-of date of the whole build: var `as_of_date`, else the environment variable CRM_AS_OF_DATE (how the
+    refresh pipeline passes it), else the day the run started (UTC). Every model calls these macros, so one run
+    uses one date even across midnight.
+    The environment variable is read only when dbt executes (`execute`), never while it parses: dbt's partial
+    parsing keeps the parsed project as long as the command-line vars are the same, so a daily refresh (a new
+    date every day) does not pay a full re-parse of the project. -#}
 
 {% macro as_of_date_string() -%}
     {%- set value = var('as_of_date', none) -%}
+    {%- if (value is none or (value | string | trim) == '') and execute -%}
+        {%- set value = env_var('CRM_AS_OF_DATE', '') -%}
+    {%- endif -%}
     {%- if value is none or (value | string | trim) == '' -%}
         {%- set value = run_started_at.strftime('%Y-%m-%d') -%}
     {%- endif -%}

@@ -63,7 +63,7 @@ select
     coalesce(sum(l.line_total), 0) * case when o.kind = 'return' then -1 else 1 end as net_revenue
 from {{ source('crm', 'orders') }} as o
 left join {{ source('crm', 'order_lines') }} as l on l.order_id = o.id
-where o.deleted_at is null and o.order_date <= cast('{{ var("as_of_date") }}' as date)
+where o.deleted_at is null and o.order_date <= cast('{{ env_var("CRM_AS_OF_DATE") }}' as date)
 group by o.id, o.account_id, o.order_date, o.status, o.kind
 """,
     "models/marts/fct_order_lines.sql": """
