@@ -10,8 +10,8 @@ when any line fails.
 
 The database is generated once (``ingest.demo_data``) and kept for later runs (``--data-dir``); it is
 migrated to the current schema and its statistics refreshed before each run (PostgreSQL: VACUUM ANALYZE,
-as after any bulk load). The app runs in its own uvicorn process (``--workers`` processes, as
-``crm serve app``); the load comes from threads of this process, each a signed-in client on its own
+as after any bulk load). The app runs in its own uvicorn process (``--workers`` processes serving ``serving_app``,
+as ``crm serve app``); the load comes from threads of this process, each a signed-in client on its own
 keep-alive connection (the standard library's ``http.client``: the load generator shares the machine's
 cores with the app, so it should spend as little of them as possible). The load average is printed with
 every figure: the machine may be shared.
@@ -116,7 +116,7 @@ def start_server(url: str, port: int, data_dir: Path, workers: int) -> subproces
             sys.executable,
             "-m",
             "uvicorn",
-            "crm_app.web.server:create_app",
+            "crm_app.web.server:serving_app",
             "--factory",
             "--host",
             "127.0.0.1",

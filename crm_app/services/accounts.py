@@ -294,7 +294,7 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
             (Case.id, Case.number, Case.subject, Case.kind, Case.status, Case.opened_at),
             Case.opened_at.desc(),
         ),
-        money=union_all(select(*payments.c), select(*plans.c)),
+        money=_in_order(union_all(select(*payments.c), select(*plans.c)), "day"),
         stats=_stats_statement(on),
         timeline=_timeline_statement(on, opportunities.with_only_columns(Opportunity.id)),
     )
@@ -400,7 +400,14 @@ def _timeline_statement(on: Callable[[str, Any], Any], shown_opportunities: Any)
         .subquery()
     )
     # each source's own order and LIMIT inside a subquery: SQLite refuses them on a bare UNION member
-    return union_all(select(*activities.c), select(*communications.c), select(*stage_changes.c))
+    return _in_order(union_all(select(*activities.c), select(*communications.c), select(*stage_changes.c)), "at")
+
+
+def _in_order(parts: Any, when: str) -> Any:
+    """A union of sections ordered again as a whole (SQL keeps no member's order by itself): by section,
+    newest first."""
+    columns = parts.selected_columns
+    return parts.order_by(columns.source, columns[when].desc(), columns.id.desc())
 
 
 def _timeline(rows: list[Any], orders: list[Any], payments: list[PaymentRow]) -> list[TimelineEntry]:

@@ -170,10 +170,7 @@ def ref_options_html(session: Session, viewer: Viewer, entity: str, selected: An
     optimistic-lock versions: any insert, edit or delete moves one of them) instead of on every request.
     """
     if scope_clause(viewer, entity) is None:
-        model: Any = rule(entity).model
-        version = tuple(
-            session.execute(select(func.count(), func.max(model.updated_at), func.sum(model.version))).one()
-        )
+        version = tuple(session.execute(_version_statement(entity)).one())
         cached = _OPTIONS_HTML.get(entity)
         if cached is None or cached[0] != version:
             cached = (version, _option_elements(ref_options(session, viewer, entity)))
@@ -185,6 +182,12 @@ def ref_options_html(session: Session, viewer: Viewer, entity: str, selected: An
         plain = f'<option value="{escape(str(selected))}">'
         html = html.replace(plain, f"{plain[:-1]} selected>", 1)
     return Markup(html)
+
+
+@functools.cache
+def _version_statement(entity: str) -> Any:
+    model: Any = rule(entity).model
+    return select(func.count(), func.max(model.updated_at), func.sum(model.version))
 
 
 def _option_elements(options: list[tuple[str, str]]) -> str:

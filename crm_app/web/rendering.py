@@ -25,6 +25,8 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 def money(value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
     try:
         amount = Decimal(str(value))
     except InvalidOperation:

@@ -17,7 +17,16 @@ from starlette.datastructures import FormData
 
 from crm_app import schemas as s
 from crm_app.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from crm_app.models import LOST_REASONS, Competitor, DocumentTemplate, Opportunity, Order, PipelineStage, Quote
+from crm_app.models import (
+    LOST_REASONS,
+    Account,
+    Competitor,
+    DocumentTemplate,
+    Opportunity,
+    Order,
+    PipelineStage,
+    Quote,
+)
 from crm_app.models.sales import ORDER_CHANNELS, ORDER_STATUSES, PAYMENT_METHODS
 from crm_app.services import ledger, opportunities, orders
 from crm_app.services import resources as res
@@ -67,12 +76,16 @@ def board(request: Request, session: SessionDep, viewer: CurrentUser) -> HTMLRes
     stages = [st for st in opportunities.stages(session)]
     recent = dt.date.today() - dt.timedelta(days=30)
     owner = viewer.id if mine else owner_id
-    if scope_clause(viewer, "opportunities") is None:
+    everyone = scope_clause(viewer, "opportunities") is None
+    if everyone:
         totals, cards = _board_everyone(session, viewer, stages, recent, owner)
     else:
         totals, cards = _board_scoped(session, viewer, stages, recent, owner)
     account_ids = {card.account_id for stage_cards in cards.values() for card in stage_cards}
-    labels = res.ref_labels(session, viewer, {"accounts": account_ids})["accounts"]
+    if everyone:  # the cards carry their account's name (see _everyone_statements)
+        labels = {card.account_id: card.account_name for rows in cards.values() for card in rows if card.account_name}
+    else:
+        labels = res.ref_labels(session, viewer, {"accounts": account_ids})["accounts"]
     movable = can_write(viewer, "opportunities")
     token = csrf_token(request.session)
     columns = [
@@ -182,7 +195,14 @@ def _everyone_statements(role: str, shape: tuple[tuple[int, bool], ...], by_owne
     and owner are parameters): building them costs more than running them."""
     # for such a role the visibility rule adds only "live rows": it depends on the role, not on who asks
     viewer = Viewer(id=0, role=role, department_id=None)
-    assert scope_clause(viewer, "opportunities") is None, role
+    assert scope_clause(viewer, "opportunities") is None and scope_clause(viewer, "accounts") is None, role
+    # the name of a live account, as the board's labels show it (such a role sees every account)
+    account_name = (
+        select(Account.name)
+        .where(Account.id == Opportunity.account_id, Account.deleted_at.is_(None))
+        .scalar_subquery()
+        .label("account_name")
+    )
     recent = bindparam("recent", type_=Date())
 
     def scoped(query: Any) -> Any:
@@ -198,14 +218,16 @@ def _everyone_statements(role: str, shape: tuple[tuple[int, bool], ...], by_owne
     if closed_ids:
         parts.append(scoped(sums.where(Opportunity.stage_id.in_(closed_ids), Opportunity.closed_date >= recent)))
     newest = [
-        scoped(select(*BOARD_CARD_COLUMNS).where(_on_board(stage_id, closed, recent)))
+        scoped(select(*BOARD_CARD_COLUMNS, account_name).where(_on_board(stage_id, closed, recent)))
         .order_by(Opportunity.id.desc())
         .limit(BOARD_CARDS)
         .subquery()
         for stage_id, closed in shape
     ]
-    # each column's LIMIT inside its own subquery: SQLite refuses LIMIT on a bare UNION member
-    return union_all(*parts), union_all(*(select(*sub.c) for sub in newest))
+    # each column's LIMIT inside its own subquery (SQLite refuses LIMIT on a bare UNION member); the union
+    # ordered again as a whole: SQL keeps no member's order by itself
+    cards = union_all(*(select(*sub.c) for sub in newest))
+    return union_all(*parts), cards.order_by(cards.selected_columns.stage_id, cards.selected_columns.id.desc())
 
 
 def _board_scoped(
