@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from crm_app.errors import ConfigurationError
 from crm_app.settings import get_settings, validate_database_url
 
+SQLITE_MMAP_BYTES = 1 << 30
+SQLITE_CACHE_KIB = 16 * 1024
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -23,6 +26,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # reading speed only, same results: pages read through a memory map of the file (shared by every
+    # connection through the OS page cache) instead of copied per read, a larger private page cache per
+    # connection (16 MB, default 2 MB), and sorts and temporary indexes kept in memory
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+    cursor.execute(f"PRAGMA cache_size={-SQLITE_CACHE_KIB}")
+    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

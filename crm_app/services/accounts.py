@@ -212,8 +212,8 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
         rows = account_rows(query, entity, account_id)
         return rows if entity in seen else rows.where(false())
 
-    def section(entity: str, columns: tuple[Any, ...], order_by: Any, size: int = limit) -> Any:
-        return on(entity, select(*columns)).order_by(order_by).limit(size)
+    def section(entity: str, columns: tuple[Any, ...], *order_by: Any) -> Any:
+        return on(entity, select(*columns)).order_by(*order_by).limit(limit)
 
     stage_name = (
         select(PipelineStage.name).where(PipelineStage.id == Opportunity.stage_id).scalar_subquery().label("stage_name")
@@ -250,6 +250,7 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
             Payment.amount,
         ),
         Payment.paid_on.desc(),
+        Payment.id.desc(),
     ).subquery()
     plans = section(
         "payment_plans",
@@ -262,6 +263,7 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
             PaymentPlan.amount,
         ),
         PaymentPlan.due_date.desc(),
+        PaymentPlan.id.desc(),
     ).subquery()
     return Statements360(
         contacts=section(
@@ -361,7 +363,7 @@ def _timeline_statement(on: Callable[[str, Any], Any], shown_opportunities: Any)
                 type_coerce(null(), text).label("d"),
             ),
         )
-        .order_by(activity_at.desc())
+        .order_by(activity_at.desc(), Activity.id.desc())
         .limit(TIMELINE_LIMIT)
         .subquery()
     )
@@ -378,7 +380,7 @@ def _timeline_statement(on: Callable[[str, Any], Any], shown_opportunities: Any)
                 type_coerce(Communication.status, text).label("d"),
             ),
         )
-        .order_by(Communication.occurred_at.desc())
+        .order_by(Communication.occurred_at.desc(), Communication.id.desc())
         .limit(TIMELINE_LIMIT)
         .subquery()
     )
@@ -395,7 +397,7 @@ def _timeline_statement(on: Callable[[str, Any], Any], shown_opportunities: Any)
         .join(Opportunity, Opportunity.id == OpportunityStageHistory.opportunity_id)
         .join(PipelineStage, PipelineStage.id == OpportunityStageHistory.to_stage_id)
         .where(OpportunityStageHistory.opportunity_id.in_(shown_opportunities))
-        .order_by(OpportunityStageHistory.changed_at.desc())
+        .order_by(OpportunityStageHistory.changed_at.desc(), OpportunityStageHistory.id.desc())
         .limit(TIMELINE_LIMIT)
         .subquery()
     )
@@ -405,7 +407,7 @@ def _timeline_statement(on: Callable[[str, Any], Any], shown_opportunities: Any)
 
 def _in_order(parts: Any, when: str) -> Any:
     """A union of sections ordered again as a whole (SQL keeps no member's order by itself): by section,
-    newest first."""
+    newest first (the later record first on the same day, as within each section)."""
     columns = parts.selected_columns
     return parts.order_by(columns.source, columns[when].desc(), columns.id.desc())
 
