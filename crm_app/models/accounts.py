@@ -94,8 +94,9 @@ class Account(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
 
 # Case-insensitive "starts with" search of the account list: one index range on the lowered value, live
 # rows picked from the index too (deleted_at second), so counting the matches never reads the table
-# (migration 0004). Not partial: PostgreSQL keeps statistics on the expression of a full index only.
-Index("ix_accounts_name_lower", func.lower(Account.name), Account.deleted_at)
+# (migration 0004; PostgreSQL needs the name itself in the index for that). Not partial: PostgreSQL keeps
+# statistics on the expression of a full index only.
+Index("ix_accounts_name_lower", func.lower(Account.name), Account.deleted_at, postgresql_include=["name"])
 Index("ix_accounts_external_ref_lower", func.lower(Account.external_ref), Account.deleted_at)
 
 

@@ -511,13 +511,19 @@ def list_page(
         if columns is not None:
             ordered = ordered.with_only_columns(*(getattr(model, n) for n in names), maintain_column_froms=True)
     else:
+        # each branch's first rows up to the end of the page, read in list order along its own index range,
+        # then only those merged and sorted (PostgreSQL would otherwise read and sort every match)
         wanted = [getattr(model, n) for n in names]
-        merged = union_all(
-            *(b.with_only_columns(*wanted, key.label("sort_key"), maintain_column_froms=True) for b in branches)
-        )
-        # ordered as a whole, by the sort key it selects: SQLite then merges the branches' ordered index ranges
-        matches = merged.selected_columns
-        ordered = merged.order_by(direction(matches.sort_key), direction(matches.id))
+        end = page * page_size
+        heads = [
+            b.with_only_columns(*wanted, key.label("sort_key"), maintain_column_froms=True)
+            .order_by(direction(key), direction(model.id))
+            .limit(end)
+            .subquery()
+            for b in branches
+        ]
+        merged = union_all(*(select(*head.c) for head in heads)).subquery("matches")
+        ordered = select(*(merged.c[n] for n in names)).order_by(direction(merged.c.sort_key), direction(merged.c.id))
     ordered = ordered.limit(page_size).offset((page - 1) * page_size)
     items: list[Any]
     if columns is not None:
