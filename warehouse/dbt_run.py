@@ -24,6 +24,15 @@ _dbt_lock = threading.Lock()
 
 
 @dataclass
+class RuleFailure:
+    """One failing rule of a `checks` test (dbt_project/tests/generic/checks.sql): rows, example keys."""
+
+    rule: str
+    rows: int
+    examples: list[str]
+
+
+@dataclass
 class NodeOutcome:
     """One dbt node's result: a model, seed, data test or unit test."""
 
@@ -36,6 +45,24 @@ class NodeOutcome:
     failures: int | None = None
     examples: list[str] = field(default_factory=list)
     description: str | None = None
+    model: str | None = None  # the model a data test checks
+    key_label: str | None = None  # what `checks` tests name failing rows by, e.g. "order_id"
+    rules: int = 1  # rules the node checks: a `checks` test checks several
+    rule_failures: list[RuleFailure] = field(default_factory=list)
+
+    def explain_lines(self) -> list[str]:
+        """One human line per failure: a failing `checks` test gives one per failing rule."""
+        if self.rule_failures:
+            lines = []
+            for failure in self.rule_failures:
+                rows = f"{failure.rows} row{'s' if failure.rows != 1 else ''}"
+                more = ", ..." if failure.rows > len(failure.examples) else ""
+                keys = f"{self.key_label} " if self.key_label else ""
+                lines.append(
+                    f"{self.model}: {failure.rule} — failed for {rows}: {keys}{', '.join(failure.examples)}{more}"
+                )
+            return lines
+        return [self.explain()]
 
     def explain(self) -> str:
         """A one-line, human explanation of a failure (what, where, how many, examples)."""
@@ -67,7 +94,8 @@ class DbtOutcome:
 
     @property
     def tests_passed(self) -> int:
-        return sum(1 for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status == "pass")
+        """Rules of passing data tests (a `checks` test counts each of its rules) and passing unit tests."""
+        return sum(n.rules for n in self.nodes if n.resource_type in ("test", "unit_test") and n.status == "pass")
 
     @property
     def unit_tests_passed(self) -> int:
@@ -91,7 +119,7 @@ class DbtOutcome:
 
     def problems(self) -> list[str]:
         lines = [self.error] if self.error else []
-        lines += [n.explain() for n in self.failed_nodes]
+        lines += [line for n in self.failed_nodes for line in n.explain_lines()]
         if not lines and not self.success:
             lines.append("dbt build failed without a node failure (see the dbt log)")
         return lines
@@ -117,10 +145,12 @@ def _describe_test(node: Any) -> str | None:
     if meta is None:
         return f"dbt test {node.name}"
     kwargs = dict(meta.kwargs or {})
-    model = (getattr(node, "file_key_name", "") or "").split(".")[-1] or "?"
+    model = _model_of(node)
     column = kwargs.pop("column_name", None) or getattr(node, "column_name", None)
     kwargs.pop("model", None)
     rule = meta.name
+    if rule == "checks":
+        return f"{model}: row checks (dbt test {node.name})"
     if rule == "relationships":
         target = str(kwargs.get("to", "")).replace("ref('", "").replace("')", "").replace('ref("', "").replace('")', "")
         return f"{model}: {column} must exist in {target}.{kwargs.get('field')} (dbt relationships test)"
@@ -133,6 +163,54 @@ def _describe_test(node: Any) -> str | None:
     details = ", ".join(f"{k}={v}" for k, v in kwargs.items() if v not in (None, ""))
     on = f"{column} " if column else ""
     return f"{model}: {on}{rule}{f' ({details})' if details else ''} (dbt test {node.name})"
+
+
+def _model_of(node: Any) -> str:
+    return (getattr(node, "file_key_name", "") or "").split(".")[-1] or "?"
+
+
+def _checks_key_label(kwargs: dict[str, Any]) -> str:
+    """The columns a `checks` test names failing rows by (its `key` argument's default, see checks.sql)."""
+    key = kwargs.get("key") or kwargs.get("primary_key")
+    if key is None and kwargs.get("unique_combinations"):
+        key = kwargs["unique_combinations"][0]
+    if isinstance(key, list | tuple):
+        return " / ".join(str(k) for k in key)
+    return str(key) if key else ""
+
+
+def _checks_rules(kwargs: dict[str, Any]) -> int:
+    """How many rules a `checks` test checks (each argument entry is one, as checks.sql reads them)."""
+    listed = ("not_null", "unique", "unique_combinations", "accepted_values", "ranges", "expressions", "references")
+    return (1 if kwargs.get("primary_key") else 0) + sum(len(kwargs.get(name) or ()) for name in listed)
+
+
+def _rule_failures(build_file: Path, compiled_sql: str | None) -> list[RuleFailure]:
+    """Per failing rule of a `checks` test: its row count and up to five keys (with the offending value)."""
+    if not compiled_sql:
+        return []
+    import duckdb
+
+    try:
+        con = duckdb.connect(str(build_file), read_only=True)
+    except duckdb.Error:
+        return []
+    try:
+        rows = con.execute(
+            f"select rule, count(*) over (partition by rule) as n, failing_key, failing_value "
+            f"from ({compiled_sql}) as failing "
+            f"qualify row_number() over (partition by rule order by failing_key) <= {_EXAMPLE_ROWS} "
+            f"order by rule, failing_key"
+        ).fetchall()
+    except duckdb.Error:
+        return []
+    finally:
+        con.close()
+    failures: dict[str, RuleFailure] = {}
+    for rule, count, key, value in rows:
+        failure = failures.setdefault(rule, RuleFailure(rule, int(count), []))
+        failure.examples.append(f"{_short(key)}" + (f" ({_short(value)})" if value is not None else ""))
+    return list(failures.values())
 
 
 def _examples(build_file: Path, compiled_sql: str | None) -> list[str]:
@@ -287,8 +365,19 @@ def run_dbt_build(
         )
         if resource == "test":
             outcome_node.description = _describe_test(node)
+            outcome_node.model = _model_of(node)
+            meta = getattr(node, "test_metadata", None)
+            checks_kwargs = dict(meta.kwargs or {}) if meta is not None and meta.name == "checks" else None
+            is_checks = checks_kwargs is not None
+            if checks_kwargs is not None:
+                outcome_node.key_label = _checks_key_label(checks_kwargs)
+                outcome_node.rules = _checks_rules(checks_kwargs)
             if status in ("fail", "warn", "error"):
-                outcome_node.examples = _examples(build_file, getattr(node, "compiled_code", None))
+                compiled = getattr(node, "compiled_code", None)
+                if is_checks:
+                    outcome_node.rule_failures = _rule_failures(build_file, compiled)
+                if not outcome_node.rule_failures:
+                    outcome_node.examples = _examples(build_file, compiled)
         outcome.nodes.append(outcome_node)
     if outcome.failed_nodes or outcome.error:
         outcome.success = False

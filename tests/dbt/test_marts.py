@@ -214,6 +214,37 @@ def test_build_refuses_operational_rule_breaks_naming_table_rule_and_keys(
             assert key in {str(row[0]) for row in examples}, (name, examples)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_a_failing_row_check_names_the_table_the_rule_and_the_keys(
+    session: Session, db_url: str, raw_layer: Any, build_copy: Any, tmp_path: Path
+) -> None:
+    from warehouse.dbt_run import run_dbt_build
+
+    s = build_history(session)
+    build = build_copy(raw_layer(db_url), "bad")
+    con = duckdb.connect(str(build))
+    try:
+        # two rules of the staging models' `checks` tests (one dbt test per model checks all its rules)
+        con.execute("update raw.pipeline_stages set probability = 1.5 where id = ?", [s.ids["won"]])
+        con.execute("update raw.orders set kind = 'gift' where id = ?", [s.ids["b1"]])
+    finally:
+        con.close()
+
+    outcome = run_dbt_build(build, as_of=AS_OF, horizon_days=365, work_dir=tmp_path / "dbt", skip_unit_tests=True)
+
+    assert not outcome.success
+    problems = outcome.problems()
+    assert (
+        f"stg_crm__pipeline_stages: probability must be between 0 and 1 — failed for 1 row: stage_id {s.ids['won']} "
+        "(1.5000)"
+    ) in problems, problems
+    assert (
+        f"stg_crm__orders: order_kind must be one of sale, return — failed for 1 row: order_id {s.ids['b1']} (gift)"
+    ) in problems, problems
+    # the models reading the broken staging models were not built
+    assert {n.name for n in outcome.nodes if n.status == "skipped"} >= {"fct_orders", "fct_opportunities"}
+
+
 @pytest.mark.parametrize(
     ("as_of", "message"),
     [
