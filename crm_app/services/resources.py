@@ -27,6 +27,7 @@ from sqlalchemy import (
     false,
     func,
     literal,
+    literal_column,
     not_,
     or_,
     select,
@@ -515,15 +516,23 @@ def list_page(
         # then only those merged and sorted (PostgreSQL would otherwise read and sort every match)
         wanted = [getattr(model, n) for n in names]
         end = page * page_size
+        # the merged rows' columns by name and type (cheaper than asking each subquery for its columns)
+        merged_columns = [literal_column(n, type_=getattr(model, n).type) for n in names]
+        sort_column = literal_column("sort_key", type_=key.type)
         heads = [
-            b.with_only_columns(*wanted, key.label("sort_key"), maintain_column_froms=True)
-            .order_by(direction(key), direction(model.id))
-            .limit(end)
-            .subquery()
+            select(*merged_columns, sort_column).select_from(
+                b.with_only_columns(*wanted, key.label("sort_key"), maintain_column_froms=True)
+                .order_by(direction(key), direction(model.id))
+                .limit(end)
+                .subquery()
+            )
             for b in branches
         ]
-        merged = union_all(*(select(*head.c) for head in heads)).subquery("matches")
-        ordered = select(*(merged.c[n] for n in names)).order_by(direction(merged.c.sort_key), direction(merged.c.id))
+        ordered = (
+            select(*merged_columns)
+            .select_from(union_all(*heads).subquery("matches"))
+            .order_by(direction(sort_column), direction(merged_columns[0]))
+        )
     ordered = ordered.limit(page_size).offset((page - 1) * page_size)
     items: list[Any]
     if columns is not None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, Select, false, select, union_all
@@ -283,6 +284,15 @@ def scope_clause(viewer: Viewer, entity: str) -> ColumnElement[bool] | None:
         return None
     if viewer.role not in spec.read_scoped:
         return false()
+    return _scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
+
+
+@lru_cache(maxsize=4096)
+def _scope_of(entity: str, role: str, user_id: int, department_tree: tuple[int, ...]) -> ColumnElement[bool]:
+    """:func:`scope_clause` for a scoped role, built once per person (SQL expressions never change once built;
+    a page asks for the same scope several times, and every page of a signed-in person asks for it again)."""
+    viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
+    spec = rule(entity)
     model: Any = spec.model
     parts: list[Select[Any]] = []
     manager = viewer.role == MANAGER and bool(viewer.department_tree)
