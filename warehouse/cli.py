@@ -60,7 +60,7 @@ class _BuildDisplay:
     LABELS = {
         "prepare": "copy the raw layer into a new build file",
         "dbt": "dbt build: models, tests, unit tests",
-        "raw checks": "quality gate on the raw layer (great_expectations)",
+        "raw checks": "quality gate on the raw layer (great_expectations, alongside dbt)",
         "mart checks": "quality gate on the marts (great_expectations)",
         "publish": "write refresh_log, publish atomically",
     }
@@ -134,7 +134,9 @@ def _print_build(console: Console, result: BuildResult, stage_seconds: dict[str,
     timing.add_column("stage")
     timing.add_column("seconds", justify="right")
     for stage, seconds in stage_seconds.items():
-        timing.add_row(stage, f"{seconds:.1f}")
+        # the raw checks run alongside dbt: their row is the wait for them once dbt was done
+        label = "raw checks (waited after dbt)" if stage == "raw checks" else stage
+        timing.add_row(label, f"{seconds:.1f}")
     timing.add_row("[bold]total[/bold]", f"[bold]{sum(stage_seconds.values()):.1f}[/bold]")
     console.print(timing)
     slowest = ", ".join(f"{m} {s:.1f}s" for m, s in result.dbt.slowest_models(5))
@@ -145,7 +147,7 @@ def _print_build(console: Console, result: BuildResult, stage_seconds: dict[str,
     console.print(
         f"Published {result.published} (as of {result.as_of.isoformat()}, horizon {result.horizon_days} days): "
         f"{marts} marts, {rows:,} rows; {result.checks_passed} checks passed "
-        f"({result.dbt.tests_passed} dbt tests, {result.gate.passed} gate rules)."
+        f"({result.dbt.tests_passed} dbt test rules, {result.gate.passed} gate rules)."
     )
 
 

@@ -413,7 +413,9 @@ class GateOutcome:
 
 def _columns(con: Any) -> dict[str, set[str]]:
     rows = con.execute(
-        "select table_name, column_name from information_schema.columns where table_schema = 'marts'"
+        "select table_name, column_name from information_schema.columns "
+        "where table_catalog = ? and table_schema = 'marts'",
+        [_CHECKED],
     ).fetchall()
     found: dict[str, set[str]] = {}
     for table, column in rows:
@@ -434,9 +436,24 @@ def _example(row: dict[str, Any], key_column: str) -> str:
     return f"{key} ({', '.join(extras)})" if extras else str(key)
 
 
-def run_gate(build_file: Path, suites: Sequence[Suite] | None = None) -> GateOutcome:
-    """Run every suite on ``build_file`` (opened read-only); never raises for a failed rule."""
+# The checked file is attached under this name, so `raw.orders` means schema raw in it even when the file is the
+# raw layer itself (whose own catalog name, `raw`, would make `raw.orders` ambiguous).
+_CHECKED = "checked"
+
+
+def _open_read_only(path: Path) -> Any:
     import duckdb
+
+    con = duckdb.connect(":memory:")
+    escaped = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{escaped}' AS {_CHECKED} (READ_ONLY)")
+    con.execute(f"USE {_CHECKED}")
+    return con
+
+
+def run_gate(build_file: Path, suites: Sequence[Suite] | None = None) -> GateOutcome:
+    """Run every suite on ``build_file`` (opened read-only; the raw suites may also run on the raw layer file);
+    never raises for a failed rule."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -456,7 +473,7 @@ def run_gate(build_file: Path, suites: Sequence[Suite] | None = None) -> GateOut
         ),
     )
     datasource = context.data_sources.add_pandas("warehouse")
-    con = duckdb.connect(str(build_file), read_only=True)
+    con = _open_read_only(build_file)
     try:
         marts = _columns(con)
         for n, suite in enumerate(chosen):
@@ -541,11 +558,25 @@ class GateWorker:
 
     def run(self, build_file: Path, layer: str) -> GateOutcome:
         """Run the ``raw`` or ``marts`` suites on ``build_file`` in the worker."""
+        self.submit(build_file, layer)
+        return self.collect()
+
+    def submit(self, build_file: Path, layer: str) -> None:
+        """Start the ``raw`` or ``marts`` suites on ``build_file`` in the worker and return at once; `collect()`
+        waits for the outcome. The worker answers requests in order, one at a time."""
         process = self.process
-        assert process.stdin is not None and process.stdout is not None
+        assert process.stdin is not None
         try:
             process.stdin.write(json.dumps({"build_file": str(build_file), "layer": layer}) + "\n")
             process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the worker has stopped: collect() says so
+
+    def collect(self) -> GateOutcome:
+        """The outcome of the oldest request not collected yet."""
+        process = self.process
+        assert process.stdout is not None
+        try:
             line = process.stdout.readline()
         except (BrokenPipeError, OSError):
             line = ""
