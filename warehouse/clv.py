@@ -1064,37 +1064,29 @@ def _params_frame(
     unit: str,
 ) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
-    for name in BG_NBD_PARAMETERS:
-        rows.append(
-            {
-                "model": "bg_nbd",
-                "parameter": name,
-                "value": bg_fit.params[name] if bg_fit else math.nan,
-                "std_error": bg_fit.std_errors.get(name, math.nan) if bg_fit else math.nan,
-                "time_unit": unit,
-                "log_likelihood": bg_fit.log_likelihood if bg_fit else math.nan,
-                "customers_fitted": bg_fit.customers_fitted if bg_fit else 0,
-                "converged": bool(bg_fit.converged) if bg_fit else False,
-                "iterations": bg_fit.iterations if bg_fit else 0,
-                "status": bg_status,
-                "frequency_monetary_corr": math.nan,
-            }
-        )
-    for name in GAMMA_GAMMA_PARAMETERS:
-        rows.append(
-            {
-                "model": "gamma_gamma",
-                "parameter": name,
-                "value": gg_fit.params[name] if gg_fit else math.nan,
-                "std_error": gg_fit.std_errors.get(name, math.nan) if gg_fit else math.nan,
-                "time_unit": unit,
-                "log_likelihood": gg_fit.log_likelihood if gg_fit else math.nan,
-                "customers_fitted": gg_fit.customers_fitted if gg_fit else 0,
-                "converged": bool(gg_fit.converged) if gg_fit else False,
-                "iterations": gg_fit.iterations if gg_fit else 0,
-                "status": gg_status,
-                "frequency_monetary_corr": gg_fit.frequency_monetary_corr if gg_fit else math.nan,
-            }
-        )
+    fits: tuple[tuple[str, tuple[str, ...], BgNbdFit | GammaGammaFit | None, str], ...] = (
+        ("bg_nbd", BG_NBD_PARAMETERS, bg_fit, bg_status),
+        ("gamma_gamma", GAMMA_GAMMA_PARAMETERS, gg_fit, gg_status),
+    )
+    for model, names, fit, status in fits:
+        for name in names:
+            rows.append(
+                {
+                    "model": model,
+                    "parameter": name,
+                    "value": fit.params[name] if fit else math.nan,
+                    "std_error": fit.std_errors.get(name, math.nan) if fit else math.nan,
+                    "time_unit": unit,
+                    "log_likelihood": fit.log_likelihood if fit else math.nan,
+                    "customers_fitted": fit.customers_fitted if fit else 0,
+                    "converged": bool(fit.converged) if fit else False,
+                    "iterations": fit.iterations if fit else 0,
+                    "status": status,
+                    # the Gamma-Gamma assumption's check: frequency and order value uncorrelated
+                    "frequency_monetary_corr": fit.frequency_monetary_corr
+                    if isinstance(fit, GammaGammaFit)
+                    else math.nan,
+                }
+            )
     frame = pd.DataFrame(rows, columns=list(PARAMS_COLUMNS))
     return frame.astype({"customers_fitted": "int64", "iterations": "int64", "converged": "bool"})
