@@ -16,6 +16,7 @@ from crm_app.services import activities, campaigns, cases, communications
 from crm_app.services import resources as res
 from crm_app.services.registry import RESOURCES, resource
 from crm_app.services.resources import LABELS, ListParams, Resource
+from crm_app.services.sales_actions import change_stage, convert, make_return
 from crm_app.services.visibility import get_visible
 from crm_app.web.deps import CurrentUser, SessionDep
 
@@ -267,8 +268,6 @@ def lookup(
     responses=ERRORS,
 )
 def move_stage(record_id: RecordId, body: s.StageChange, session: SessionDep, viewer: CurrentUser) -> Any:
-    from crm_app.web.pages.sales import change_stage
-
     opportunity = get_visible(session, viewer, "opportunities", record_id)
     change_stage(session, viewer, opportunity, body)
     session.commit()
@@ -284,8 +283,6 @@ def move_stage(record_id: RecordId, body: s.StageChange, session: SessionDep, vi
     responses=ERRORS,
 )
 def convert_quote(record_id: RecordId, body: s.QuoteConvert, session: SessionDep, viewer: CurrentUser) -> Any:
-    from crm_app.web.pages.sales import convert
-
     quote = get_visible(session, viewer, "quotes", record_id)
     order = convert(session, viewer, quote, body)
     session.commit()
@@ -301,8 +298,6 @@ def convert_quote(record_id: RecordId, body: s.QuoteConvert, session: SessionDep
     responses=ERRORS,
 )
 def create_return(record_id: RecordId, body: s.ReturnCreate, session: SessionDep, viewer: CurrentUser) -> Any:
-    from crm_app.web.pages.sales import make_return
-
     order = get_visible(session, viewer, "orders", record_id)
     ret = make_return(session, viewer, order, body)
     session.commit()

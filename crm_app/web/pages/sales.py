@@ -33,6 +33,7 @@ from crm_app.services import resources as res
 from crm_app.services.accounts import paid_by_order
 from crm_app.services.products import template_lines
 from crm_app.services.registry import resource
+from crm_app.services.sales_actions import change_stage, convert, make_return
 from crm_app.services.visibility import (
     Viewer,
     can_read,
@@ -321,34 +322,6 @@ def target_is_lost(session: Session, form: FormData) -> bool:
     return bool(stage and stage.is_closed and not stage.is_won)
 
 
-def change_stage(session: Session, viewer: Viewer, opportunity: Opportunity, change: Any) -> Opportunity:
-    """The one way pages and API move a deal: visibility, write rights, lost reason and competitor."""
-    require_write(session, viewer, "opportunities", opportunity)
-    stage = session.get(PipelineStage, change.stage_id)
-    if stage is None:
-        raise ValidationError("unknown stage", {"stage_id": "unknown stage"})
-    if stage.is_closed and not stage.is_won:
-        errors = {}
-        if not change.lost_reason:
-            errors["lost_reason"] = "choose why the deal was lost"
-        if change.lost_reason == "competitor" and change.competitor_id is None:
-            errors["competitor_id"] = "say which competitor won it"
-        if errors:
-            raise ValidationError("losing a deal needs a reason (and the competitor who won it)", errors)
-    if change.competitor_id is not None and session.get(Competitor, change.competitor_id) is None:
-        raise ValidationError("unknown competitor", {"competitor_id": "unknown competitor"})
-    return opportunities.change_stage(
-        session,
-        opportunity,
-        stage.id,
-        viewer.user,
-        expected_version=change.version,
-        lost_reason=change.lost_reason,
-        lost_note=change.lost_note,
-        competitor_id=change.competitor_id,
-    )
-
-
 @router.get("/opportunities/{opportunity_id:int}/lose", response_class=HTMLResponse)
 def lose_page(request: Request, opportunity_id: int, session: SessionDep, viewer: CurrentUser) -> HTMLResponse:
     opportunity = get_visible(session, viewer, "opportunities", opportunity_id)
@@ -619,15 +592,6 @@ def convert_quote(
     return guarded(act, request, session, f"/quotes/{quote_id}")
 
 
-def convert(session: Session, viewer: Viewer, quote: Quote, data: Any) -> Order:
-    """Quote → order through the order service, for pages and API alike."""
-    require_write(session, viewer, "quotes", quote)
-    require_write(session, viewer, "orders")
-    return orders.convert_quote_to_order(
-        session, quote, viewer.user, expected_version=data.version, order_date=data.order_date, channel=data.channel
-    )
-
-
 # -------------------------------------------------------------------------------------------- orders
 
 
@@ -732,18 +696,6 @@ def add_return(
         return redirect(f"/orders/{ret.id}")
 
     return guarded(act, request, session, f"/orders/{order_id}")
-
-
-def make_return(session: Session, viewer: Viewer, order: Order, data: Any) -> Order:
-    require_write(session, viewer, "orders", order)
-    return orders.create_return(
-        session,
-        order,
-        {line.line_id: line.quantity for line in data.lines},
-        viewer.user,
-        return_date=data.return_date,
-        notes=data.notes,
-    )
 
 
 @router.post("/orders/{order_id:int}/status", response_model=None)
