@@ -22,39 +22,26 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PAGES = {
-    "overview": "Executive overview",
-    "customer_value": "Customer value & 7P",
-    "segments": "Segment explorer",
-    "care_list": "Care list",
-    "funnel": "Funnel & forecast",
-    "plan": "Plan vs actual",
-    "rankings": "Rankings",
-    "service": "Service quality",
-    "marketing": "Marketing & competitors",
-    "data_health": "Data health",
-}
+from tests.browser import (  # noqa: E402  (the project root on the path first)
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DASHBOARD_PAGES,
+    LAST_RUN,
+    RENDERED,
+    free_port,
+    start_dashboards,
+    stop_server,
+)
+
 # The sections below each page's headline figures (only the chosen one is computed and drawn).
 SECTIONS = {
     "overview": ("Forecast", "Prior periods", "Top risks"),
@@ -65,19 +52,6 @@ SECTIONS = {
     "marketing": ("Competitors",),
     "data_health": ("Customer value model",),
 }
-RENDERED = """([page, before]) => {
-    const marks = document.querySelectorAll('span.page-rendered');
-    if (!marks.length) return false;
-    const mark = marks[marks.length - 1];
-    if (Number(mark.dataset.run) <= before || mark.dataset.page !== page) return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-    for (const chart of document.querySelectorAll('[data-testid="stPlotlyChart"]')) {
-        if (!chart.querySelector('.main-svg')) return false;
-    }
-    return true;
-}"""
-LAST_RUN = "() => Math.max(0, ...[...document.querySelectorAll('span.page-rendered')].map(m => Number(m.dataset.run)))"
 WARM_TARGET = 2.0
 COLD_TARGET = 5.0
 
@@ -86,43 +60,6 @@ def crm(env: dict[str, str], *args: str) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "crm_app.cli", *args], env=env, cwd=ROOT, check=True)
     return time.perf_counter() - started
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crm_app.cli", "serve", "dashboards", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    stop_server(process)
-    raise SystemExit("the dashboards server did not start within 90 s")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def click_and_wait(page: object, locator: object, key: str) -> float:
@@ -140,7 +77,7 @@ def measure(
 
     timings: list[dict[str, float]] = [{} for _ in range(rounds)]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1500, "height": 1000})
         page.goto(url)
         page.get_by_label("Username").fill(user)
@@ -150,7 +87,7 @@ def measure(
         page.wait_for_function(RENDERED, arg=["overview", 0], timeout=120_000)
         timings[0]["overview"] = time.perf_counter() - started
         for number in range(rounds):
-            for key, title in PAGES.items():
+            for key, title in DASHBOARD_PAGES.items():
                 if number == 0 and key == "overview":
                     continue
                 before = page.evaluate(LAST_RUN)
@@ -164,12 +101,12 @@ def measure(
         sections: dict[str, tuple[float, float]] = {}
         for visit in range(2):
             for key, options in SECTIONS.items():
-                link = page.locator('[data-testid="stSidebarNavLink"]', has_text=PAGES[key])
+                link = page.locator('[data-testid="stSidebarNavLink"]', has_text=DASHBOARD_PAGES[key])
                 click_and_wait(page, link, key)
                 for option in options:
                     button = page.locator('[data-testid="stButtonGroup"] button', has_text=option).first
                     seconds = click_and_wait(page, button, key)
-                    name = f"{PAGES[key]} › {option}"
+                    name = f"{DASHBOARD_PAGES[key]} › {option}"
                     cold_seconds = sections.get(name, (seconds, seconds))[0]
                     sections[name] = (cold_seconds, seconds) if visit else (seconds, seconds)
                     if page.locator('[data-testid="stException"]').count():
@@ -208,7 +145,7 @@ def main() -> None:
 
     port = free_port()
     started = time.perf_counter()
-    server = start_server(env, port)
+    server = start_dashboards(env, port)
     print(f"Server up in {time.perf_counter() - started:.1f} s on port {port}; measuring as {args.user!r}")
     if args.settle:
         time.sleep(args.settle)
@@ -221,17 +158,17 @@ def main() -> None:
     print()
     print(f"{'page':<26}{'cold s':>9}{'warm s':>9}   targets: cold ≤ {COLD_TARGET:.0f} s, warm ≤ {WARM_TARGET:.0f} s")
     failures = 0
-    for key, title in PAGES.items():
+    for key, title in DASHBOARD_PAGES.items():
         warm = statistics.median(r[key] for r in warm_rounds)
         ok = cold[key] <= COLD_TARGET and warm <= WARM_TARGET
         failures += not ok
         print(f"{title:<26}{cold[key]:>9.2f}{warm:>9.2f}   {'ok' if ok else 'OVER TARGET'}")
     print(
         f"{'all pages (max)':<26}{max(cold.values()):>9.2f}"
-        f"{max(statistics.median(r[k] for r in warm_rounds) for k in PAGES):>9.2f}"
+        f"{max(statistics.median(r[k] for r in warm_rounds) for k in DASHBOARD_PAGES):>9.2f}"
     )
     print(
-        f"\n{len(PAGES) - failures} of {len(PAGES)} pages within both targets "
+        f"\n{len(DASHBOARD_PAGES) - failures} of {len(DASHBOARD_PAGES)} pages within both targets "
         "(the overview's cold time includes signing in)."
     )
     print(f"\n{'section':<52}{'first s':>9}{'again s':>9}")

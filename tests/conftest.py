@@ -22,9 +22,16 @@ from crm_app.db import make_engine
 from crm_app.migrations import upgrade
 from crm_app.models import Base
 from crm_app.services.setup import seed_reference_data
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 
 PG_ADMIN_URL = os.environ.get("CRM_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
+    """pytest-playwright launches Debian's Chromium (never a downloaded browser) with the harness's flags."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 def _seed(engine: Engine) -> None:

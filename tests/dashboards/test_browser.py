@@ -3,13 +3,6 @@ Streamlit exception (a screenshot of each), and care tasks created here showing 
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,95 +11,16 @@ from sqlalchemy import func, select
 
 from crm_app.db import get_engine, session_scope
 from crm_app.models import Activity
-from tests.dashboards.conftest import ROOT, Warehouse, demo_password
+from tests.browser import DASHBOARD_PAGES, LAST_RUN, RENDERED, free_port, start_dashboards, stop_server
+from tests.dashboards.conftest import Warehouse, demo_password
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PAGES = {
-    "overview": "Executive overview",
-    "customer_value": "Customer value & 7P",
-    "segments": "Segment explorer",
-    "care_list": "Care list",
-    "funnel": "Funnel & forecast",
-    "plan": "Plan vs actual",
-    "rankings": "Rankings",
-    "service": "Service quality",
-    "marketing": "Marketing & competitors",
-    "data_health": "Data health",
-}
-# "Fully rendered": the app has marked a run newer than the one before the click as finished, for this page;
-# Streamlit's running indicator is gone; and every chart placeholder has drawn its plotly figure.
-RENDERED = """([page, before]) => {
-    const marks = document.querySelectorAll('span.page-rendered');
-    if (!marks.length) return false;
-    const mark = marks[marks.length - 1];
-    if (Number(mark.dataset.run) <= before || mark.dataset.page !== page) return false;
-    if (document.querySelector('[data-testid="stStatusWidget"]')) return false;
-    if (document.querySelector('[data-testid="stSkeleton"]')) return false;
-    const charts = document.querySelectorAll('[data-testid="stPlotlyChart"]');
-    for (const chart of charts) { if (!chart.querySelector('.main-svg')) return false; }
-    return true;
-}"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    """`crm serve dashboards` as a user runs it, in its own process group (stopped by its id)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "crm_app.cli", "serve", "dashboards", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the dashboards server exited: {process.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return process
-        except OSError:
-            time.sleep(0.3)
-    stop_server(process)
-    raise AssertionError("the dashboards server did not answer within 60 s")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")
 def server(warehouse: Warehouse) -> Iterator[str]:
     port = free_port()
-    process = start_server(warehouse.env, port)
+    process = start_dashboards(warehouse.env, port, timeout=60)
     yield f"http://127.0.0.1:{port}"
     stop_server(process)
 
@@ -121,11 +35,7 @@ def sign_in(page: Any, url: str, username: str) -> None:
 
 
 def last_run(page: Any) -> int:
-    return int(
-        page.evaluate(
-            "() => Math.max(0, ...[...document.querySelectorAll('span.page-rendered')].map(m => Number(m.dataset.run)))"
-        )
-    )
+    return int(page.evaluate(LAST_RUN))
 
 
 def open_page(page: Any, key: str) -> None:
@@ -135,7 +45,7 @@ def open_page(page: Any, key: str) -> None:
     if current == key:
         before -= 1  # already there (clicking the current page does not run it again)
     else:
-        page.locator('[data-testid="stSidebarNavLink"]', has_text=PAGES[key]).click()
+        page.locator('[data-testid="stSidebarNavLink"]', has_text=DASHBOARD_PAGES[key]).click()
     page.wait_for_function(RENDERED, arg=[key, before], timeout=60_000)
 
 
@@ -150,12 +60,12 @@ def test_every_page_renders_in_chromium_without_an_exception(
     assert page.locator('[data-testid="stMetric"]').count() == 0
 
     sign_in(page, server, "exec")
-    for key, title in PAGES.items():
+    for key, title in DASHBOARD_PAGES.items():
         open_page(page, key)
         assert page.locator('[data-testid="stException"]').count() == 0, f"{title} raised an exception"
         assert page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"]').count() > 0, title
         page.screenshot(path=str(shots / f"{key}.png"), full_page=True)
-    assert len(list(shots.glob("*.png"))) == len(PAGES)
+    assert len(list(shots.glob("*.png"))) == len(DASHBOARD_PAGES)
     print(f"screenshots in {shots}")
 
 

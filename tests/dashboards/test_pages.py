@@ -10,22 +10,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboards import ui
+from tests.browser import DASHBOARD_PAGES
 from tests.dashboards.conftest import APP, Warehouse, exact, metric, open_page, viewer
 
 pytestmark = pytest.mark.slow
 
-ALL_PAGES = (
-    "overview",
-    "customer_value",
-    "segments",
-    "care_list",
-    "funnel",
-    "plan",
-    "rankings",
-    "service",
-    "marketing",
-    "data_health",
-)
+ALL_PAGES = tuple(DASHBOARD_PAGES)
 
 
 def _revenue(warehouse: Warehouse, where: str = "true", params: list | None = None) -> tuple[float, float]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,30 +13,10 @@ from sqlalchemy import Engine
 
 from crm_app.settings import Settings
 from crm_app.web.server import create_app
+from tests.browser import free_port
 from tests.web.world import PASSWORD, World, build_world
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:  # type: ignore[type-arg]
-    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "args": CHROMIUM_ARGS}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -48,7 +27,7 @@ def live_server(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[tuple[s
     settings = Settings(
         database_url=db_url, data_dir=tmp_path / "var", secret_key="browser-test-secret-0123456789abcdef"
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
     )

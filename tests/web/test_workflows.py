@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import socket
 from decimal import Decimal
 
 import pytest
@@ -27,6 +26,7 @@ from crm_app.models import (
     Quote,
     SurveyQuestion,
 )
+from tests.browser import free_port
 from tests.web.world import World
 
 
@@ -262,12 +262,6 @@ def test_contact_centre_logs_a_call_on_the_account_timeline(world: World, sign_i
     assert "Wants a callback" in client.get(f"/accounts/{account}").text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def smtp_server():  # type: ignore[no-untyped-def]
     from aiosmtpd.controller import Controller
@@ -279,7 +273,7 @@ def smtp_server():  # type: ignore[no-untyped-def]
         def handle_message(self, message: object) -> None:
             received.append(message)
 
-    port = _free_port()
+    port = free_port()
     controller = Controller(Collect(), hostname="127.0.0.1", port=port)
     controller.start()
     yield port, received
