@@ -185,27 +185,35 @@ def _checks_rules(kwargs: dict[str, Any]) -> int:
     return (1 if kwargs.get("primary_key") else 0) + sum(len(kwargs.get(name) or ()) for name in listed)
 
 
-def _rule_failures(build_file: Path, compiled_sql: str | None) -> list[RuleFailure]:
-    """Per failing rule of a `checks` test: its row count and up to five keys (with the offending value)."""
-    if not compiled_sql:
-        return []
+def _read_failing(build_file: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and rows of ``sql`` on the build file (opened read-only); nothing when it cannot run —
+    the examples only illustrate a failure dbt already reported."""
     import duckdb
 
     try:
         con = duckdb.connect(str(build_file), read_only=True)
     except duckdb.Error:
-        return []
+        return [], []
     try:
-        rows = con.execute(
-            f"select rule, count(*) over (partition by rule) as n, failing_key, failing_value "
-            f"from ({compiled_sql}) as failing "
-            f"qualify row_number() over (partition by rule order by failing_key) <= {_EXAMPLE_ROWS} "
-            f"order by rule, failing_key"
-        ).fetchall()
+        cursor = con.execute(sql)
+        return [d[0] for d in cursor.description], cursor.fetchall()
     except duckdb.Error:
-        return []
+        return [], []
     finally:
         con.close()
+
+
+def _rule_failures(build_file: Path, compiled_sql: str | None) -> list[RuleFailure]:
+    """Per failing rule of a `checks` test: its row count and up to five keys (with the offending value)."""
+    if not compiled_sql:
+        return []
+    _, rows = _read_failing(
+        build_file,
+        f"select rule, count(*) over (partition by rule) as n, failing_key, failing_value "
+        f"from ({compiled_sql}) as failing "
+        f"qualify row_number() over (partition by rule order by failing_key) <= {_EXAMPLE_ROWS} "
+        f"order by rule, failing_key",
+    )
     failures: dict[str, RuleFailure] = {}
     for rule, count, key, value in rows:
         failure = failures.setdefault(rule, RuleFailure(rule, int(count), []))
@@ -217,20 +225,7 @@ def _examples(build_file: Path, compiled_sql: str | None) -> list[str]:
     """Up to five failing rows of a data test, by running its compiled SQL on the build file."""
     if not compiled_sql:
         return []
-    import duckdb
-
-    try:
-        con = duckdb.connect(str(build_file), read_only=True)
-    except duckdb.Error:
-        return []
-    try:
-        cursor = con.execute(f"select * from ({compiled_sql}) as failing limit {_EXAMPLE_ROWS}")
-        names = [d[0] for d in cursor.description]
-        rows = cursor.fetchall()
-    except duckdb.Error:
-        return []
-    finally:
-        con.close()
+    names, rows = _read_failing(build_file, f"select * from ({compiled_sql}) as failing limit {_EXAMPLE_ROWS}")
     return [", ".join(f"{n}={_short(v)}" for n, v in zip(names, row, strict=True)) for row in rows]
 
 
