@@ -79,6 +79,37 @@ def session_factory(engine: Engine | None = None) -> sessionmaker[Session]:
     return sessionmaker(bind=engine or get_engine(), expire_on_commit=False)
 
 
+# A session marks itself when it writes: an ORM flush, or an INSERT / UPDATE / DELETE statement.
+_WROTE = "crm_wrote"
+
+
+@event.listens_for(Session, "after_flush")
+def _mark_flushed(session: Session, _flush_context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _mark_statement(state: Any) -> None:
+    if not state.is_select:
+        state.session.info[_WROTE] = True
+
+
+def end_request_session(session: Session) -> None:
+    """End a request's session that ran to completion (on error, just close it: that rolls back).
+
+    A session that only read ends its transaction with COMMIT, which for reads is the same as the ROLLBACK
+    ``close()`` would send, but keeps psycopg's prepared statements: a ROLLBACK makes psycopg drop them all,
+    and every request would have PostgreSQL parse and plan its statements again. Anything written and not
+    committed by the request is rolled back as before, never committed here.
+    """
+    try:
+        wrote = session.info.pop(_WROTE, False)
+        if session.in_transaction() and not wrote and not (session.new or session.dirty or session.deleted):
+            session.commit()
+    finally:
+        session.close()
+
+
 @contextmanager
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
@@ -96,6 +127,7 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 __all__ = [
     "ConfigurationError",
     "check_connection",
+    "end_request_session",
     "get_engine",
     "is_sqlite",
     "make_engine",

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from crm_app.db import end_request_session
 from crm_app.models import User
 from crm_app.services.visibility import Viewer, viewer_for
 
@@ -21,8 +22,10 @@ def get_db(request: Request) -> Iterator[Session]:
     session: Session = request.app.state.session_factory()
     try:
         yield session
-    finally:
+    except BaseException:
         session.close()
+        raise
+    end_request_session(session)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]

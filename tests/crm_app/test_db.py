@@ -1,0 +1,73 @@
+"""How a web request's session ends: reads keep PostgreSQL's prepared statements, writes are never committed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from crm_app.db import end_request_session, make_engine
+from crm_app.models import Account
+from tests import factories
+
+
+def _accounts(engine: Engine) -> list[str]:
+    with Session(engine) as session:
+        return list(session.scalars(select(Account.name).order_by(Account.name)))
+
+
+def test_a_session_that_only_read_ends_with_a_commit(engine: Engine) -> None:
+    session = Session(engine)
+    session.scalar(select(func.count()).select_from(Account))
+    assert session.in_transaction()
+    end_request_session(session)
+    assert not session.in_transaction()
+
+
+@pytest.mark.parametrize("how", ["flushed", "pending", "statement"])
+def test_what_a_request_wrote_and_did_not_commit_is_rolled_back(engine: Engine, how: str) -> None:
+    with Session(engine) as setup:
+        factories.account(setup, name="Before")
+        setup.commit()
+    session = Session(engine)
+    record = session.scalars(select(Account)).one()
+    if how == "flushed":
+        record.name = "Flushed"
+        session.flush()
+    elif how == "pending":
+        record.name = "Pending"  # changed, not even flushed
+    else:
+        session.execute(update(Account).values(name="Statement"))
+    end_request_session(session)
+    assert _accounts(engine) == ["Before"]
+
+
+def test_reads_after_a_committed_write_end_without_committing_anything_else(engine: Engine) -> None:
+    with Session(engine) as setup:
+        factories.account(setup, name="Before")
+        setup.commit()
+    session = Session(engine)
+    record = session.scalars(select(Account)).one()
+    record.name = "Saved"
+    session.commit()
+    record.name = "Unsaved"
+    session.flush()
+    end_request_session(session)
+    assert _accounts(engine) == ["Saved"]
+
+
+def test_postgresql_keeps_prepared_statements_across_read_only_requests(db_url: str, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("prepared statements are a PostgreSQL (psycopg) matter")
+    engine = make_engine(db_url, pool_size=1, max_overflow=0)  # every request on the same connection
+    try:
+        for _ in range(8):  # psycopg prepares a statement from its 5th execution on a connection
+            session = Session(engine)
+            session.scalar(select(func.count()).select_from(Account).where(Account.name == "x"))
+            end_request_session(session)
+        with engine.connect() as conn:
+            prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars().all()
+        assert any("FROM accounts" in statement for statement in prepared), prepared
+    finally:
+        engine.dispose()
