@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from crm_app.cli import quick_exit
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress, TaskID
@@ -199,6 +201,7 @@ def register(cli: click.Group) -> None:
         with _progress(console) as bar:
             result = build(as_of=day, horizon_days=horizon_days, progress=_BuildDisplay(bar))
         _print_build(console, result, result.stage_seconds)
+        quick_exit()
 
     @cli.command("refresh")
     @_as_of_option
@@ -220,3 +223,4 @@ def register(cli: click.Group) -> None:
             )
         _print_ingest(console, result.ingest)
         _print_build(console, result.build, result.stage_seconds)
+        quick_exit()
