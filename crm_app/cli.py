@@ -265,4 +265,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m crm_app.cli`: run the importable module's main(), the one whose state (quick_exit) the
+    # commands set when they import crm_app.cli
+    from crm_app.cli import main as module_main
+
+    module_main()
