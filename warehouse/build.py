@@ -21,6 +21,7 @@ from warehouse.dbt_run import preload as preload_dbt
 from warehouse.gate import GateOutcome, GateWorker
 from warehouse.lock import pipeline_lock
 from warehouse.paths import (
+    attach_read_only,
     build_path,
     failures_path,
     new_build_id,
@@ -171,8 +172,7 @@ def _unit_tests_passed_before(published: Path, fingerprint: str) -> str | None:
     try:
         con = duckdb.connect(":memory:")
         try:
-            escaped = str(published).replace("'", "''")
-            con.execute(f"ATTACH '{escaped}' AS previous_publish (READ_ONLY)").fetchall()
+            attach_read_only(con, published, "previous_publish")
             rows = con.execute(
                 "select build_id from previous_publish.main.refresh_log "
                 "where json_extract_string(checks, '$.unit_tests_passed_for') = ? "

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_app.errors import CrmError
+from warehouse.paths import attach_read_only
 
 EXAMPLES = 5
 
@@ -446,8 +447,7 @@ def _open_read_only(path: Path) -> Any:
     import duckdb
 
     con = duckdb.connect(":memory:")
-    escaped = str(path).replace("'", "''")
-    con.execute(f"ATTACH '{escaped}' AS {_CHECKED} (READ_ONLY)")
+    attach_read_only(con, path, _CHECKED)
     con.execute(f"USE {_CHECKED}")
     return con
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 from crm_app.settings import Settings, get_settings
 
@@ -13,6 +14,12 @@ PUBLISHED_FILE = "crm.duckdb"
 FAILURES_FILE = "refresh_failures.jsonl"
 BUILD_FILE = "building.duckdb"
 LOCK_FILE = ".pipeline.lock"
+
+
+def attach_read_only(con: Any, path: Path, alias: str) -> None:
+    """ATTACH the DuckDB file at ``path`` to ``con`` read-only as catalog ``alias`` (the path quoted for SQL)."""
+    escaped = str(path).replace("'", "''")
+    con.execute(f"ATTACH '{escaped}' AS {alias} (READ_ONLY)").fetchall()
 
 
 def warehouse_dir(settings: Settings | None = None) -> Path:

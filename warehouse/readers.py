@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from crm_app.errors import CrmError
 from crm_app.settings import Settings, get_settings
-from warehouse.paths import failures_path
+from warehouse.paths import attach_read_only, failures_path
 from warehouse.paths import published_path as _published_path
 from warehouse.refresh_log import read_failures
 
@@ -75,9 +75,8 @@ class WarehouseReader:
         import duckdb
 
         database = duckdb.connect(":memory:")
-        escaped = str(self.path).replace("'", "''")
         try:
-            database.execute(f"ATTACH '{escaped}' AS {ALIAS} (READ_ONLY)").fetchall()
+            attach_read_only(database, self.path, ALIAS)
         except duckdb.Error as exc:
             database.close()
             raise CrmError(f"cannot open the published warehouse {self.path}: {exc}") from None

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from warehouse.paths import attach_read_only
+
 REFRESH_LOG_DDL = """
 CREATE TABLE IF NOT EXISTS main.refresh_log (
     build_id VARCHAR NOT NULL,
@@ -30,7 +32,7 @@ def carry_history(con: Any, previous: Path) -> int:
     """Copy the refresh_log rows of the previously published file into the build file's table."""
     if not previous.exists():
         return 0
-    con.execute(f"ATTACH '{_sql_path(previous)}' AS previous_publish (READ_ONLY)").fetchall()
+    attach_read_only(con, previous, "previous_publish")
     try:
         present = con.execute(
             "select column_name from information_schema.columns "
@@ -78,10 +80,6 @@ def read_failures(path: Path, limit: int = 20) -> list[dict[str, Any]]:
             except ValueError:
                 continue  # a line cut short by a crash
     return list(reversed(entries))[:limit]
-
-
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def now() -> dt.datetime:
