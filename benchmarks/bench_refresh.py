@@ -11,8 +11,10 @@ marts; last, PASS or FAIL per target. Targets at 100k customers: full ≤ 60 s, 
     .venv/bin/python benchmarks/bench_refresh.py --customers 2000 --data-dir /tmp/crm-bench-small
 
 The refreshes run as `crm refresh` subprocesses (as a user runs them); peak memory is the largest resident
-set of that process tree, sampled every 50 ms. Each run prints the machine's 1-minute load average when it
-started: the figures are only comparable between runs on an equally quiet machine. With --incremental-runs N
+set of that process tree, sampled every 50 ms, and so are the CPU seconds of each of its processes (the
+refresh, its quality-gate worker, the SQLite reader). Each run prints the machine's 1-minute load average when
+it started: wall times are only comparable between runs on an equally quiet machine; CPU seconds and the
+calibration loop at the top (benchmarks/machine.py) compare across machines. With --incremental-runs N
 the incremental refresh is measured N times (new changes before each); the target is checked on the median.
 """
 
@@ -34,25 +36,32 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from machine import TreeSampler, cpu_summary, machine_line
+
 ROOT = Path(__file__).resolve().parent.parent
 SQL_SCRIPT = ROOT / "benchmarks" / "headline_marts.sql"
 
 
-def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a command; (seconds, peak RSS of its process tree in bytes, stdout+stderr)."""
-    import psutil
+def _process_label(process: Any) -> str:
+    command = " ".join(process.cmdline())
+    if "warehouse.gate" in command:
+        return "quality-gate worker"
+    if "sqlite_reader" in command:
+        return "SQLite reader"
+    if "crm_app.cli" in command:
+        return "crm refresh"
+    return "other"
 
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int, str, dict[str, float]]:
+    """Run a command; (seconds, peak RSS of its process tree in bytes, stdout+stderr, CPU seconds per process)."""
     began = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
-        parent = psutil.Process(proc.pid)
+        sampler = TreeSampler(proc.pid, _process_label)
         peak = 0
         while proc.poll() is None:
-            try:
-                rss = parent.memory_info().rss + sum(c.memory_info().rss for c in parent.children(recursive=True))
-                peak = max(peak, rss)
-            except psutil.Error:
-                pass
+            peak = max(peak, sampler.sample())
             time.sleep(0.05)
         seconds = time.perf_counter() - began
         log.seek(0)
@@ -60,7 +69,7 @@ def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int, str]
     if proc.returncode != 0:
         print(output)
         raise SystemExit(f"{' '.join(args)} failed with exit code {proc.returncode}")
-    return seconds, peak, output
+    return seconds, peak, output, sampler.by_label()
 
 
 def wait_for_quiet(limit: float | None, patience: float = 300.0) -> float:
@@ -212,10 +221,10 @@ def main() -> None:
     import duckdb  # after the demo data, so its import is not counted anywhere
 
     published = data_dir / "warehouse" / "crm.duckdb"
-    print(f"machine: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at start")
+    print(machine_line())
 
     full_load = wait_for_quiet(args.quiet_load)
-    full_seconds, full_peak, full_output = run_measured([*crm, "refresh"], env)
+    full_seconds, full_peak, full_output, full_cpu = run_measured([*crm, "refresh"], env)
     full = last_log(published)
     raw = data_dir / "warehouse" / "raw.duckdb"
     con = duckdb.connect(str(published), read_only=True)
@@ -234,13 +243,14 @@ def main() -> None:
         f"load average {full_load:.1f} at start"
     )
     print_stages(full, full_seconds, full_output)
+    print(f"  CPU: {cpu_summary(full_cpu.items())}")
 
     incremental_runs: list[tuple[float, int]] = []
     for run in range(max(1, args.incremental_runs)):
         changes = make_changes(url, args.share, args.seed + run)
         print(f"\nchanges through the operational DB: {changes}")
         incr_load = wait_for_quiet(args.quiet_load)
-        incr_seconds, incr_peak, incr_output = run_measured([*crm, "refresh"], env)
+        incr_seconds, incr_peak, incr_output, incr_cpu = run_measured([*crm, "refresh"], env)
         incremental_runs.append((incr_seconds, incr_peak))
         incremental = last_log(published)
         print(
@@ -249,6 +259,7 @@ def main() -> None:
         )
         print(f"  rows changed per raw table: {incremental['ingested']}")
         print_stages(incremental, incr_seconds, incr_output)
+        print(f"  CPU: {cpu_summary(incr_cpu.items())}")
     incr_seconds = statistics.median(seconds for seconds, _ in incremental_runs)
     incr_peak = max(peak for _, peak in incremental_runs)
 

@@ -14,7 +14,10 @@ as after any bulk load). The app runs in its own uvicorn process (``--workers`` 
 as ``crm serve app``); the load comes from threads of this process, each a signed-in client on its own
 keep-alive connection (the standard library's ``http.client``: the load generator shares the machine's
 cores with the app, so it should spend as little of them as possible). The load average is printed with
-every figure: the machine may be shared.
+every figure: the machine may be shared. Latency here is bound by CPU per request (10 clients on 2 cores), so
+each line also gives the CPU milliseconds one request cost the app's processes, PostgreSQL's server processes
+and this load generator; with the calibration loop of the first line (benchmarks/machine.py) those compare
+across machines and runs where wall times do not.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from sqlalchemy.orm import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from machine import is_postgres, machine_line, processes_cpu, tree_cpu  # noqa: E402
 
 from crm_app.db import make_engine  # noqa: E402
 from crm_app.migrations import upgrade  # noqa: E402
@@ -302,8 +307,11 @@ def main() -> None:
         f"{args.workers} app processes ({server_stack()}) · {os.cpu_count()} cores (shared machine) · "
         f"load average {os.getloadavg()[0]:.2f} at start"
     )
+    print(machine_line())
+    print("cpu columns: CPU milliseconds per request of the app's processes, PostgreSQL's, and this load generator")
     print(
         f"{'page':<26}{'user':<7}{'requests':>9}{'p50 ms':>8}{'p95 ms':>8}{'max ms':>8}{'req/s':>7}{'load':>6}"
+        f"{'app cpu':>8}{'db cpu':>7}{'client':>7}"
         f"  target p95 ≤ {TARGET_P95_MS:.0f} ms"
     )
     failed: list[str] = []
@@ -313,13 +321,20 @@ def main() -> None:
             clients = [Browser(port, sign_in(base, username, DEMO_PASSWORD)) for _ in range(args.clients)]
             for label, make_path in page_paths(words, account_ids).items():
                 measure(clients, make_path, args.clients * 2)  # warm-up
+                cpu_before = (tree_cpu(server.pid), processes_cpu(is_postgres), time.process_time())
                 result = measure(clients, make_path, args.requests)
+                cpu_after = (tree_cpu(server.pid), processes_cpu(is_postgres), time.process_time())
+                app_ms, db_ms, client_ms = (
+                    (after - before) * 1000 / len(result.latencies)
+                    for before, after in zip(cpu_before, cpu_after, strict=True)
+                )
                 outcome = verdict(result)
                 if outcome != "PASS":
                     failed.append(f"{label} as {username}")
                 print(
                     f"{label:<26}{username:<7}{len(result.latencies):>9}{result.p50:>8.1f}{result.p95:>8.1f}"
-                    f"{max(result.latencies):>8.1f}{result.rate:>7.0f}{os.getloadavg()[0]:>6.2f}  {outcome}",
+                    f"{max(result.latencies):>8.1f}{result.rate:>7.0f}{os.getloadavg()[0]:>6.2f}"
+                    f"{app_ms:>8.1f}{db_ms if args.backend == 'postgresql' else 0:>7.1f}{client_ms:>7.1f}  {outcome}",
                     flush=True,
                 )
             for client in clients:
