@@ -19,6 +19,7 @@ from crm_app.services.resources import LABELS, ListParams, Resource
 from crm_app.services.sales_actions import change_stage, convert, make_return
 from crm_app.services.visibility import get_visible
 from crm_app.web.deps import CurrentUser, SessionDep
+from crm_app.web.lanes import run_slow
 
 router = APIRouter()
 
@@ -384,14 +385,18 @@ class BatchOut(BaseModel):
     summary="Send a template to a campaign's members (e-mail by SMTP; other channels logged)",
     responses=ERRORS,
 )
-def batch_send(request: Request, body: s.BatchSend, session: SessionDep, viewer: CurrentUser) -> Any:
+async def batch_send(request: Request, body: s.BatchSend, session: SessionDep, viewer: CurrentUser) -> Any:
     settings = request.app.state.settings
     smtp = communications.SmtpConfig(settings.smtp_host, settings.smtp_port, settings.smtp_sender)
-    result = communications.batch_send(
-        session, viewer, body.template_id, body.campaign_id, smtp, only_status=body.only_status
-    )
-    session.commit()
-    return BatchOut(**result.__dict__)
+
+    def send() -> BatchOut:
+        result = communications.batch_send(
+            session, viewer, body.template_id, body.campaign_id, smtp, only_status=body.only_status
+        )
+        session.commit()
+        return BatchOut(**result.__dict__)
+
+    return await run_slow(request, send)  # seconds of SMTP: not on the process's request thread
 
 
 for _name, _spec in RESOURCES.items():

@@ -23,6 +23,7 @@ from crm_app.settings import Settings, get_settings
 from crm_app.web.auth import AddressLimiter
 from crm_app.web.csrf import CsrfMiddleware
 from crm_app.web.deps import LoginRequired
+from crm_app.web.lanes import request_lanes
 from crm_app.web.rendering import STATIC_DIR, render, templates
 
 log = logging.getLogger("crm.web")
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         docs_url="/api/docs",
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
+        lifespan=request_lanes,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -20,6 +20,7 @@ from crm_app.services.visibility import can_read, can_write, get_visible, restri
 from crm_app.web.deps import CurrentUser, SessionDep
 from crm_app.web.forms import ref_options
 from crm_app.web.generic import detail_context, guarded, int_param, table
+from crm_app.web.lanes import run_slow
 from crm_app.web.pages.common import FormDep, form_dict, validate
 from crm_app.web.rendering import flash, redirect, render
 
@@ -209,7 +210,7 @@ def log_communication(request: Request, session: SessionDep, viewer: CurrentUser
 
 
 @router.post("/contact-centre/batch", response_model=None)
-def batch_send(request: Request, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep) -> Response:
+async def batch_send(request: Request, session: SessionDep, viewer: CurrentUser, form: FormData = FormDep) -> Response:
     values = form_dict(form, "template_id", "campaign_id", "only_status")
     values.setdefault("only_status", None)
     settings = request.app.state.settings
@@ -225,7 +226,8 @@ def batch_send(request: Request, session: SessionDep, viewer: CurrentUser, form:
             flash(request, line, "error")
 
     back = f"/campaigns/{values['campaign_id']}" if str(values.get("campaign_id", "")).isdigit() else "/contact-centre"
-    return guarded(act, request, session, back)
+    # seconds of SMTP: not on the process's request thread (crm_app/web/lanes.py)
+    return await run_slow(request, guarded, act, request, session, back)
 
 
 # ------------------------------------------------------------------------------------------- surveys
