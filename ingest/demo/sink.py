@@ -225,6 +225,14 @@ class PostgresCopySink(_ConnectionSink):
             "select i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) from pg_index i "
             f"where i.indrelid in {loaded} and not i.indisunique and not i.indisprimary order by 1"
         )
+        # pg_get_indexdef does not carry a column's statistics target (ALTER INDEX ... SET STATISTICS, e.g. the
+        # account search expressions of migration 0005): without it the rebuilt index plans as if never tuned
+        targets = self.rows(
+            "select i.indexrelid::regclass::text, a.attnum, a.attstattarget from pg_index i "
+            "join pg_attribute a on a.attrelid = i.indexrelid "
+            f"where i.indrelid in {loaded} and not i.indisunique and not i.indisprimary "
+            "and a.attstattarget > 0 order by 1, 2"
+        )
         self.execute("SAVEPOINT demo_load")
         try:
             for table, name, _ in keys:
@@ -235,7 +243,11 @@ class PostgresCopySink(_ConnectionSink):
             self.execute("ROLLBACK TO SAVEPOINT demo_load")
             return []
         self.execute("RELEASE SAVEPOINT demo_load")
-        return [sql for _, sql in indexes] + [f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in keys]
+        return (
+            [sql for _, sql in indexes]
+            + [f"ALTER INDEX {index} ALTER COLUMN {n} SET STATISTICS {target}" for index, n, target in targets]
+            + [f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in keys]
+        )
 
     def finish(self, tables: Iterable[str]) -> None:
         _advance_sequences(self, tables)

@@ -484,6 +484,22 @@ def test_foreign_keys_hold(demo: tuple) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
+def test_postgresql_load_keeps_the_statistics_targets_of_the_search_indexes(generated: dict) -> None:
+    """The loader drops and rebuilds secondary indexes around COPY; a rebuilt index must keep the finer statistics
+    migration 0005 gives the account search expressions, or a sales rep's search plans for one match (seconds)."""
+    engine, _, _ = generated["postgresql"]
+    targets = rows(
+        engine,
+        "select a.attrelid::regclass::text, a.attnum, a.attstattarget from pg_attribute a "
+        "where a.attrelid in ('ix_accounts_name_lower'::regclass, 'ix_accounts_external_ref_lower'::regclass) "
+        "and a.attstattarget > 0 order by 1",
+    )
+    assert [tuple(row) for row in targets] == [
+        ("ix_accounts_external_ref_lower", 1, 1000),
+        ("ix_accounts_name_lower", 1, 1000),
+    ]
+
+
 def test_custom_fields_have_values_on_accounts_and_products(demo: tuple) -> None:
     engine, _, _ = demo
     defined = rows(engine, "select entity, name from custom_field_definitions")
