@@ -30,11 +30,11 @@ class Settings(BaseSettings):
     smtp_sender: str = "crm@example.com"
     app_url: str = "http://127.0.0.1:8000"
     dashboards_url: str = "http://127.0.0.1:8501"
-    app_threads: int = Field(
-        default=1,
+    app_threads: int | None = Field(
+        default=None,
         ge=1,
         le=64,
-        description="requests one app process works on at a time (see crm_app/web/lanes.py)",
+        description="requests one app process works on at a time; default by database (crm_app/web/lanes.py)",
     )
 
     @field_validator("database_url")

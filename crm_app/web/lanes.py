@@ -3,9 +3,11 @@
 Page and API handlers are plain functions: Starlette runs each in a worker thread, by default up to 40 at a time
 per process. The work is CPU-bound Python (SQLAlchemy, Jinja), so with several requests in one process they take
 turns on the GIL: each waits for all the others, a switch costs CPU, and under load every request is as slow as
-the slowest moment. With one thread per process (``CRM_APP_THREADS``, default 1; one process per core) requests are
-answered one after the other, first come first served — measured with benchmarks/bench_web.py: fewer CPU
-milliseconds per request and a much shorter tail than with 40 threads.
+the slowest moment. With few threads per process (one process per core) requests are answered nearly first come
+first served — measured with benchmarks/bench_web.py: fewer CPU milliseconds per request and a much shorter tail
+than with 40 threads. ``CRM_APP_THREADS`` sets the number; by default it is 1 on SQLite (in-process: a request never
+waits on anything but the CPU) and 2 on PostgreSQL (a request waits on the server's round trips, during which a
+second one keeps the core busy).
 
 An action that can take seconds, such as a batch send through SMTP, would then hold its process's only thread while
 the other requests of that process wait. Such actions run in the *slow lane* instead (:func:`run_slow`): threads of
@@ -22,15 +24,25 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
+from sqlalchemy.engine import make_url
+
+from crm_app.settings import Settings
 
 T = TypeVar("T")
 SLOW_LANE_THREADS = 4
 
 
+def request_threads(settings: Settings) -> int:
+    """Requests one app process works on at a time: ``CRM_APP_THREADS``, else 1 on SQLite and 2 on PostgreSQL."""
+    if settings.app_threads:
+        return settings.app_threads
+    return 1 if make_url(settings.sqlalchemy_url).get_backend_name() == "sqlite" else 2
+
+
 @asynccontextmanager
 async def request_lanes(app: FastAPI) -> AsyncIterator[None]:
     """Lifespan of the app: sets this process's request threads and opens the slow lane."""
-    anyio.to_thread.current_default_thread_limiter().total_tokens = app.state.settings.app_threads
+    anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(app.state.settings)
     app.state.slow_lane = CapacityLimiter(SLOW_LANE_THREADS)
     yield
 

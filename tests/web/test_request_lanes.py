@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from crm_app.errors import ConfigurationError
 from crm_app.models import Contact
 from crm_app.settings import Settings, get_settings
+from crm_app.web.lanes import request_threads
 from crm_app.web.server import create_app
 from tests.browser import free_port
 from tests.web.world import PASSWORD, World
@@ -34,7 +35,7 @@ def slow_smtp() -> Iterator[tuple[int, list[str], threading.Event]]:
     first = threading.Event()
 
     class Slow:
-        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:  # noqa: N802
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
             first.set()
             await asyncio.sleep(SMTP_DELAY)
             received.append(",".join(envelope.rcpt_tos))  # type: ignore[attr-defined]
@@ -109,9 +110,17 @@ def test_a_page_answers_while_a_batch_send_waits_on_a_slow_mail_server(
     assert len(received) == 3  # the batch went out in full
 
 
-def test_request_threads_must_be_a_positive_number(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CRM_APP_THREADS", "0")
+def test_request_threads_follow_the_database_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    def threads(**env: str) -> int:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+        return request_threads(get_settings())
+
+    monkeypatch.delenv("CRM_APP_THREADS", raising=False)
+    assert threads(CRM_DATABASE_URL="sqlite:///crm.db") == 1
+    assert threads(CRM_DATABASE_URL="postgresql://crm@127.0.0.1/crm") == 2
+    assert threads(CRM_APP_THREADS="3") == 3
     with pytest.raises(ConfigurationError, match="app_threads"):
-        get_settings()
-    monkeypatch.setenv("CRM_APP_THREADS", "3")
-    assert get_settings().app_threads == 3
+        threads(CRM_APP_THREADS="0")
+    get_settings.cache_clear()
