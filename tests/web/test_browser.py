@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +11,7 @@ from sqlalchemy import Engine
 
 from crm_app.settings import Settings
 from crm_app.web.server import create_app
-from tests.browser import free_port
+from tests.browser import serve_in_thread
 from tests.web.world import PASSWORD, World, build_world
 
 pytestmark = pytest.mark.browser
@@ -21,25 +19,12 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def live_server(engine: Engine, db_url: str, tmp_path: Path) -> Iterator[tuple[str, World]]:
-    import uvicorn
-
     world = build_world(engine)
     settings = Settings(
         database_url=db_url, data_dir=tmp_path / "var", secret_key="browser-test-secret-0123456789abcdef"
     )
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the app did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", world
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(settings, engine)) as base:
+        yield base, world
 
 
 def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,4 +1,4 @@
-"""Request threads per app process (crm_app/web/lanes.py): one at a time by default, slow actions on a lane of
+"""Request threads per app process (crm_app/web/lanes.py): few at a time, slow actions on a lane of
 their own — a page still answers while a batch send waits on a slow mail server. Runs a real uvicorn server."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -20,7 +19,7 @@ from crm_app.models import Contact
 from crm_app.settings import Settings, get_settings
 from crm_app.web.lanes import request_threads
 from crm_app.web.server import create_app
-from tests.browser import free_port
+from tests.browser import free_port, serve_in_thread
 from tests.web.world import PASSWORD, World
 
 SMTP_DELAY = 1.0  # seconds the mail server takes per message
@@ -52,17 +51,8 @@ def slow_smtp() -> Iterator[tuple[int, list[str], threading.Event]]:
 def served(settings: Settings, engine: Engine, slow_smtp: tuple[int, list[str], threading.Event]) -> Iterator[str]:
     """The app behind a real uvicorn server (lifespan on), one request thread, mail to the slow server."""
     app = create_app(settings.model_copy(update={"app_threads": 1, "smtp_port": slow_smtp[0]}), engine)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serve_in_thread(app) as base:
+        yield base
 
 
 def _signed_in(base: str, username: str) -> tuple[httpx.Client, str]:
