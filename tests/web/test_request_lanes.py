@@ -93,6 +93,8 @@ def test_a_page_answers_while_a_batch_send_waits_on_a_slow_mail_server(
         still_sending = batch.is_alive()
     finally:
         batch.join(timeout=30)
+        sender.close()
+        reader.close()
     assert page.status_code == 200 and "Alpha" in page.text
     assert still_sending, "the batch send was over before the page was asked for: the test proves nothing"
     assert waited < SMTP_DELAY, f"the page waited {waited:.2f} s for the batch send"
