@@ -24,25 +24,28 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import FastAPI, Request
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
+from crm_app.db import is_sqlite
 from crm_app.settings import Settings
 
 T = TypeVar("T")
 SLOW_LANE_THREADS = 4
 
 
-def request_threads(settings: Settings) -> int:
-    """Requests one app process works on at a time: ``CRM_APP_THREADS``, else 1 on SQLite and 2 on PostgreSQL."""
+def request_threads(settings: Settings, engine: Engine) -> int:
+    """Requests one app process works on at a time: ``CRM_APP_THREADS``, else 1 when ``engine`` (the database
+    the app serves) is SQLite and 2 otherwise."""
     if settings.app_threads:
         return settings.app_threads
-    return 1 if make_url(settings.sqlalchemy_url).get_backend_name() == "sqlite" else 2
+    return 1 if is_sqlite(engine) else 2
 
 
 @asynccontextmanager
 async def request_lanes(app: FastAPI) -> AsyncIterator[None]:
     """Lifespan of the app: sets this process's request threads and opens the slow lane."""
-    anyio.to_thread.current_default_thread_limiter().total_tokens = request_threads(app.state.settings)
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    limiter.total_tokens = request_threads(app.state.settings, app.state.engine)
     app.state.slow_lane = CapacityLimiter(SLOW_LANE_THREADS)
     yield
 

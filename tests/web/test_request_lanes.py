@@ -8,12 +8,14 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from crm_app.db import make_engine
 from crm_app.errors import ConfigurationError
 from crm_app.models import Contact
 from crm_app.settings import Settings, get_settings
@@ -102,17 +104,22 @@ def test_a_page_answers_while_a_batch_send_waits_on_a_slow_mail_server(
     assert len(received) == 3  # the batch went out in full
 
 
-def test_request_threads_follow_the_database_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    def threads(**env: str) -> int:
+def test_request_threads_follow_the_database_unless_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sqlite = make_engine(f"sqlite:///{tmp_path / 'crm.db'}")
+    postgresql = make_engine("postgresql://crm@127.0.0.1/crm")  # never connected: only its dialect is asked
+
+    def threads(engine: Engine, **env: str) -> int:
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         get_settings.cache_clear()
-        return request_threads(get_settings())
+        return request_threads(get_settings(), engine)
 
     monkeypatch.delenv("CRM_APP_THREADS", raising=False)
-    assert threads(CRM_DATABASE_URL="sqlite:///crm.db") == 1
-    assert threads(CRM_DATABASE_URL="postgresql://crm@127.0.0.1/crm") == 2
-    assert threads(CRM_APP_THREADS="3") == 3
+    assert threads(sqlite) == 1
+    assert threads(postgresql) == 2
+    assert threads(sqlite, CRM_APP_THREADS="3") == 3
     with pytest.raises(ConfigurationError, match="app_threads"):
-        threads(CRM_APP_THREADS="0")
+        threads(sqlite, CRM_APP_THREADS="0")
     get_settings.cache_clear()
+    sqlite.dispose()
+    postgresql.dispose()
