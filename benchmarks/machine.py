@@ -42,13 +42,24 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by a running process and its live descendants."""
+def _tree(root: int) -> list[psutil.Process]:
+    """A running process and its live descendants (none once it has ended)."""
     try:
         parent = psutil.Process(root)
-        return _cpu(parent) + sum(_cpu(child) for child in parent.children(recursive=True))
+        return [parent, *parent.children(recursive=True)]
     except psutil.Error:
-        return 0.0
+        return []
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by a running process and its live descendants."""
+    total = 0.0
+    for process in _tree(root):
+        try:
+            total += _cpu(process)
+        except psutil.Error:
+            continue  # ended meanwhile
+    return total
 
 
 def processes_cpu(match: Callable[[psutil.Process], bool]) -> float:
@@ -79,12 +90,7 @@ class TreeSampler:
     def sample(self) -> int:
         """Record every live process of the tree; their resident memory in bytes."""
         rss = 0
-        try:
-            parent = psutil.Process(self.root)
-            processes = [parent, *parent.children(recursive=True)]
-        except psutil.Error:
-            return 0
-        for process in processes:
+        for process in _tree(self.root):
             try:
                 with process.oneshot():
                     known = self._seen.get(process.pid)
