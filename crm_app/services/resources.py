@@ -136,7 +136,8 @@ def ref_labels(session: Session, viewer: Viewer, wanted: Mapping[str, set[int]])
         else:
             model: Any = rule(entity).model
             label = sql_cast(LABELS[entity](), String)
-            parts.append(restrict(select(literal(entity), model.id, label).where(model.id.in_(ids)), viewer, entity))
+            by_key = select(literal(entity), model.id, label).where(model.id.in_(ids))
+            parts.append(restrict(by_key, viewer, entity, one_row=True))
     if parts:
         rows: Any = session.execute(parts[0] if len(parts) == 1 else union_all(*parts), params)
         for kind, record_id, name in rows:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, false, select, union_all
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
 from crm_app.models import (
@@ -315,6 +315,64 @@ def _scope_of(entity: str, role: str, user_id: int, department_tree: tuple[int, 
     return model.id.in_(parts[0] if len(parts) == 1 else union_all(*parts))
 
 
+def row_scope_clause(viewer: Viewer, entity: str) -> ColumnElement[bool] | None:
+    """The rows of :func:`scope_clause`, as a condition each row is checked against on its own.
+
+    For a query already narrowed to a few known ids (one record, the names of a page's references): the
+    database checks just those rows — their owner, a share, their account by its key — where ``id IN (the
+    union)`` would first gather every id the viewer may see. Lists keep :func:`scope_clause`, which reads
+    only the viewer's own rows along their indexes.
+    """
+    spec = rule(entity)
+    if viewer.role in spec.read_all:
+        return None
+    if viewer.role not in spec.read_scoped:
+        return false()
+    return _row_scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
+
+
+@lru_cache(maxsize=4096)
+def _row_scope_of(entity: str, role: str, user_id: int, department_tree: tuple[int, ...]) -> ColumnElement[bool]:
+    """:func:`row_scope_clause` for a scoped role, built once per person (as :func:`_scope_of`)."""
+    viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
+    return _row_scope_on(viewer, entity, rule(entity).model)
+
+
+def _row_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool]:
+    """The reasons of :func:`_scope_of` to see a row, each a condition on the row ``model`` (the entity's
+    class, or an alias of it inside a parent's check)."""
+    spec = rule(entity)
+    manager = viewer.role == MANAGER and bool(viewer.department_tree)
+    reasons: list[ColumnElement[bool]] = []
+    if spec.owner:
+        owner_col = getattr(model, spec.owner)
+        reasons.append(owner_col == viewer.id)
+        if manager:
+            reasons.append(owner_col.in_(_department_users(viewer)))
+    if spec.department and manager:
+        reasons.append(getattr(model, spec.department).in_(viewer.department_tree))
+    if "shares" in spec.extra:
+        reasons.append(model.id.in_(_shared_account_ids(viewer)))
+    if spec.account:
+        reasons.append(_parent_visible(viewer, "accounts", getattr(model, spec.account)))
+    if spec.parent:
+        column, parent_entity = spec.parent
+        reasons.append(_parent_visible(viewer, parent_entity, getattr(model, column)))
+    return or_(*reasons) if reasons else false()
+
+
+def _parent_visible(viewer: Viewer, entity: str, key: Any) -> ColumnElement[bool]:
+    """The live ``entity`` row that ``key`` points at is visible (:func:`visible_ids`, for that one row)."""
+    spec = rule(entity)
+    parent: Any = aliased(spec.model)
+    conditions: list[ColumnElement[bool]] = [parent.id == key]
+    if issubclass(spec.model, SoftDeleteMixin):
+        conditions.append(parent.deleted_at.is_(None))
+    if viewer.role not in spec.read_all:
+        conditions.append(_row_scope_on(viewer, entity, parent) if viewer.role in spec.read_scoped else false())
+    return exists().where(*conditions)
+
+
 def visible_ids(viewer: Viewer, entity: str) -> Select[Any]:
     """A subquery of the ids of ``entity`` that ``viewer`` may see (live rows only)."""
     model: Any = rule(entity).model
@@ -327,11 +385,17 @@ def visible_ids(viewer: Viewer, entity: str) -> Select[Any]:
     return query
 
 
-def restrict(query: SelectT, viewer: Viewer, entity: str, *, include_deleted: bool = False) -> SelectT:
-    """Add to ``query`` (selecting from ``entity``'s table) the WHERE clauses of ``viewer``'s scope."""
+def restrict(
+    query: SelectT, viewer: Viewer, entity: str, *, include_deleted: bool = False, one_row: bool = False
+) -> SelectT:
+    """Add to ``query`` (selecting from ``entity``'s table) the WHERE clauses of ``viewer``'s scope.
+
+    ``one_row``: ``query`` already picks a few rows by key, so the scope is checked row by row
+    (:func:`row_scope_clause`) instead of gathering every visible id (:func:`scope_clause`).
+    """
     model: Any = rule(entity).model
     result: Any = query
-    clause = scope_clause(viewer, entity)
+    clause = row_scope_clause(viewer, entity) if one_row else scope_clause(viewer, entity)
     if clause is not None:
         result = result.where(clause)
     if not include_deleted and issubclass(model, SoftDeleteMixin):
@@ -388,7 +452,7 @@ def _visible_account_key(viewer: Viewer, account_id: int) -> tuple[str, int, int
 def get_visible(session: Session, viewer: Viewer, entity: str, record_id: int) -> Any:
     """The record ``entity`` #``record_id`` if ``viewer`` may see it, else NotFoundError (a 404)."""
     model: Any = rule(entity).model
-    record = session.scalar(restrict(select(model).where(model.id == record_id), viewer, entity))
+    record = session.scalar(restrict(select(model).where(model.id == record_id), viewer, entity, one_row=True))
     if record is None:
         raise NotFoundError(f"{entity.replace('_', ' ')} #{record_id} was not found")
     if entity == "accounts":  # what on_account would ask next, already answered
@@ -398,7 +462,7 @@ def get_visible(session: Session, viewer: Viewer, entity: str, record_id: int) -
 
 def is_visible(session: Session, viewer: Viewer, entity: str, record_id: int) -> bool:
     model: Any = rule(entity).model
-    found = session.scalar(restrict(select(model.id).where(model.id == record_id), viewer, entity))
+    found = session.scalar(restrict(select(model.id).where(model.id == record_id), viewer, entity, one_row=True))
     return found is not None
 
 

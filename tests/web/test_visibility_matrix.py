@@ -7,12 +7,18 @@ What each role must see is worked out here from the world's owners, departments,
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
+from typing import Any
 
 import pytest
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
+from crm_app.models import Account, User
 from crm_app.services.registry import RESOURCES
+from crm_app.services.visibility import restrict, rule, viewer_for
 from tests.web.world import ROLE_USERS, Rec, World
 
 GLOBAL = {
@@ -187,3 +193,40 @@ def test_visibility_matrix_has_no_leaks(username: str, world: World, sign_in) ->
             if patch.status_code != want:
                 problems.append(f"API PATCH {entity}/{rec.id}: {patch.status_code} {patch.text[:120]}, wanted {want}")
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("username", sorted(ROLE_USERS))
+def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, world: World, engine: Engine) -> None:
+    """Detail pages and reference names check the scope row by row (``one_row``), lists gather the visible ids:
+    both must find exactly the same rows — also once an account they reach records through is deleted."""
+    with Session(engine) as session:
+        user = session.get(User, world.users[username])
+        assert user is not None
+        viewer = viewer_for(session, user)
+        shared = next(
+            acc
+            for acc in world.records["accounts"]
+            if acc.owner == world.users["rep2"] and acc.id in {a for a, _ in world.shares}
+        )
+
+        def ids(entity: str, *, one_row: bool) -> set[int]:
+            model: Any = rule(entity).model
+            query = restrict(
+                select(model.id).where(model.id.in_([r.id for r in world.records[entity]])),
+                viewer,
+                entity,
+                one_row=one_row,
+            )
+            return set(session.scalars(query))
+
+        for deleted in (False, True):
+            if deleted:  # records stay, the account they are seen through goes
+                session.execute(
+                    update(Account).where(Account.id == shared.id).values(deleted_at=dt.datetime(2026, 1, 1))
+                )
+            for entity in ENTITIES:
+                if entity == "custom_fields" and viewer.role != "admin":
+                    continue
+                by_list, by_row = ids(entity, one_row=False), ids(entity, one_row=True)
+                assert by_row == by_list, f"{entity} (account deleted: {deleted}): row by row {by_row}, list {by_list}"
+        session.rollback()
