@@ -81,7 +81,7 @@ class Account(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
     address: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(choice("acquisition_source", *ACQUISITION_SOURCES))
     source_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed below, with deleted_at
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     price_policy_id: Mapped[int | None] = mapped_column(ForeignKey("price_policies.id"))
@@ -98,6 +98,9 @@ class Account(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
 # statistics on the expression of a full index only.
 Index("ix_accounts_name_lower", func.lower(Account.name), Account.deleted_at, postgresql_include=["name"])
 Index("ix_accounts_external_ref_lower", func.lower(Account.external_ref), Account.deleted_at)
+# A person's live accounts — the first part of what a sales rep sees (crm_app.services.visibility) — read
+# from the index alone (migration 0006; PostgreSQL needs the id in it for that, SQLite has it in every index).
+Index("ix_accounts_owner_id_deleted_at", Account.owner_id, Account.deleted_at, postgresql_include=["id"])
 
 
 class AccountShare(TimestampedMixin, Base):

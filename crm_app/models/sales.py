@@ -68,7 +68,7 @@ class Opportunity(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
     )
 
     name: Mapped[str] = mapped_column(String(200))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))  # indexed below, with deleted_at
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     stage_id: Mapped[int] = mapped_column(ForeignKey("pipeline_stages.id"), index=True)
     status: Mapped[str] = mapped_column(choice("opportunity_status", *OPPORTUNITY_STATUSES), default="open")
@@ -76,7 +76,7 @@ class Opportunity(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
     probability: Mapped[Decimal] = mapped_column(PROBABILITY)
     expected_close_date: Mapped[dt.date | None] = mapped_column(index=True)
     closed_date: Mapped[dt.date | None]
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed below, with deleted_at
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     source_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     competitor_id: Mapped[int | None] = mapped_column(ForeignKey("competitors.id"), index=True)
@@ -101,6 +101,12 @@ Index(
     Opportunity.deleted_at,
     Opportunity.closed_date,
     Opportunity.amount,
+)
+# A person's live deals, and the live deals on an account — the parts of what a sales rep sees
+# (crm_app.services.visibility) — read from the index alone (migration 0006, as the accounts' owner index).
+Index("ix_opportunities_owner_id_deleted_at", Opportunity.owner_id, Opportunity.deleted_at, postgresql_include=["id"])
+Index(
+    "ix_opportunities_account_id_deleted_at", Opportunity.account_id, Opportunity.deleted_at, postgresql_include=["id"]
 )
 
 

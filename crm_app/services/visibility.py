@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Select, exists, false, or_, select, union_all
+from sqlalchemy import ColumnElement, CompoundSelect, Select, exists, false, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -273,46 +273,65 @@ def _department_users(viewer: Viewer) -> Select[Any]:
     return select(User.id).where(User.department_id.in_(viewer.department_tree))
 
 
-def scope_clause(viewer: Viewer, entity: str) -> ColumnElement[bool] | None:
+def scope_clause(viewer: Viewer, entity: str, *, live: bool = False) -> ColumnElement[bool] | None:
     """The WHERE clause limiting ``entity`` to what ``viewer`` may see (None: every row; ``false()``: none).
 
     The scope is ``id IN (a UNION of one small select per reason to see a row)``: each part can use its own
     index (owner, department, account), where one OR over all the reasons would make the database scan.
+    ``live``: the caller keeps live rows only (and says so itself), so the parts may leave out soft-deleted
+    rows too — an index on (owner, deleted_at) then answers a part alone.
     """
     spec = rule(entity)
     if viewer.role in spec.read_all:
         return None
     if viewer.role not in spec.read_scoped:
         return false()
-    return _scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
+    model: Any = spec.model
+    mode = LIVE_ROWS if live else ALL_ROWS
+    return model.id.in_(_scope_parts(entity, viewer.role, viewer.id, viewer.department_tree, mode))
+
+
+# What the parts of a scope leave out (_scope_parts): nothing; the soft-deleted rows where that lets an index
+# answer a part alone (the caller filters the rows it reads anyway); every soft-deleted row (ids for others).
+ALL_ROWS, LIVE_ROWS, LIVE_IDS = "all", "live", "live ids"
 
 
 @lru_cache(maxsize=4096)
-def _scope_of(entity: str, role: str, user_id: int, department_tree: tuple[int, ...]) -> ColumnElement[bool]:
-    """:func:`scope_clause` for a scoped role, built once per person (SQL expressions never change once built;
-    a page asks for the same scope several times, and every page of a signed-in person asks for it again)."""
+def _scope_parts(
+    entity: str, role: str, user_id: int, department_tree: tuple[int, ...], mode: str
+) -> Select[Any] | CompoundSelect:
+    """The ids a scoped role sees of ``entity`` (:func:`scope_clause`), built once per person (SQL expressions
+    never change once built; a page asks for the same scope several times, and every page of a signed-in
+    person asks for it again)."""
     viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
     spec = rule(entity)
     model: Any = spec.model
+    alive = [model.deleted_at.is_(None)] if mode != ALL_ROWS and issubclass(model, SoftDeleteMixin) else []
+
+    def part(condition: ColumnElement[bool]) -> Select[Any]:
+        return select(model.id).where(condition, *alive)
+
     parts: list[Select[Any]] = []
     manager = viewer.role == MANAGER and bool(viewer.department_tree)
     if spec.owner:
         owner_col = getattr(model, spec.owner)
-        parts.append(select(model.id).where(owner_col == viewer.id))
+        parts.append(part(owner_col == viewer.id))
         if manager:
-            parts.append(select(model.id).where(owner_col.in_(_department_users(viewer))))
+            parts.append(part(owner_col.in_(_department_users(viewer))))
     if spec.department and manager:
-        parts.append(select(model.id).where(getattr(model, spec.department).in_(viewer.department_tree)))
+        parts.append(part(getattr(model, spec.department).in_(viewer.department_tree)))
     if "shares" in spec.extra:
-        parts.append(_shared_account_ids(viewer))
+        # the shares themselves say nothing of the shared row: only ids for others need it looked up
+        shared = _shared_account_ids(viewer)
+        parts.append(part(model.id.in_(shared)) if mode == LIVE_IDS else shared)
     if spec.account:
-        parts.append(select(model.id).where(getattr(model, spec.account).in_(visible_ids(viewer, "accounts"))))
+        parts.append(part(getattr(model, spec.account).in_(visible_ids(viewer, "accounts"))))
     if spec.parent:
         column, parent_entity = spec.parent
-        parts.append(select(model.id).where(getattr(model, column).in_(visible_ids(viewer, parent_entity))))
+        parts.append(part(getattr(model, column).in_(visible_ids(viewer, parent_entity))))
     if not parts:
-        return false()
-    return model.id.in_(parts[0] if len(parts) == 1 else union_all(*parts))
+        return select(model.id).where(false())
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def row_scope_clause(viewer: Viewer, entity: str) -> ColumnElement[bool] | None:
@@ -333,13 +352,13 @@ def row_scope_clause(viewer: Viewer, entity: str) -> ColumnElement[bool] | None:
 
 @lru_cache(maxsize=4096)
 def _row_scope_of(entity: str, role: str, user_id: int, department_tree: tuple[int, ...]) -> ColumnElement[bool]:
-    """:func:`row_scope_clause` for a scoped role, built once per person (as :func:`_scope_of`)."""
+    """:func:`row_scope_clause` for a scoped role, built once per person (as :func:`_scope_parts`)."""
     viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
     return _row_scope_on(viewer, entity, rule(entity).model)
 
 
 def _row_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool]:
-    """The reasons of :func:`_scope_of` to see a row, each a condition on the row ``model`` (the entity's
+    """The reasons of :func:`_scope_parts` to see a row, each a condition on the row ``model`` (the entity's
     class, or an alias of it inside a parent's check)."""
     spec = rule(entity)
     manager = viewer.role == MANAGER and bool(viewer.department_tree)
@@ -373,13 +392,15 @@ def _parent_visible(viewer: Viewer, entity: str, key: Any) -> ColumnElement[bool
     return exists().where(*conditions)
 
 
-def visible_ids(viewer: Viewer, entity: str) -> Select[Any]:
+def visible_ids(viewer: Viewer, entity: str) -> Select[Any] | CompoundSelect:
     """A subquery of the ids of ``entity`` that ``viewer`` may see (live rows only)."""
-    model: Any = rule(entity).model
+    spec = rule(entity)
+    model: Any = spec.model
+    if viewer.role in spec.read_scoped and viewer.role not in spec.read_all:
+        return _scope_parts(entity, viewer.role, viewer.id, viewer.department_tree, LIVE_IDS)
     query = select(model.id)
-    clause = scope_clause(viewer, entity)
-    if clause is not None:
-        query = query.where(clause)
+    if viewer.role not in spec.read_all:
+        query = query.where(false())
     if issubclass(model, SoftDeleteMixin):
         query = query.where(model.deleted_at.is_(None))
     return query
@@ -395,7 +416,7 @@ def restrict(
     """
     model: Any = rule(entity).model
     result: Any = query
-    clause = row_scope_clause(viewer, entity) if one_row else scope_clause(viewer, entity)
+    clause = row_scope_clause(viewer, entity) if one_row else scope_clause(viewer, entity, live=not include_deleted)
     if clause is not None:
         result = result.where(clause)
     if not include_deleted and issubclass(model, SoftDeleteMixin):

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from crm_app.models import Account, User
 from crm_app.services.registry import RESOURCES
-from crm_app.services.visibility import restrict, rule, viewer_for
+from crm_app.services.visibility import restrict, rule, viewer_for, visible_ids
 from tests.web.world import ROLE_USERS, Rec, World
 
 GLOBAL = {
@@ -197,8 +197,9 @@ def test_visibility_matrix_has_no_leaks(username: str, world: World, sign_in) ->
 
 @pytest.mark.parametrize("username", sorted(ROLE_USERS))
 def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, world: World, engine: Engine) -> None:
-    """Detail pages and reference names check the scope row by row (``one_row``), lists gather the visible ids:
-    both must find exactly the same rows — also once an account they reach records through is deleted."""
+    """Detail pages and reference names check the scope row by row (``one_row``), lists gather the visible ids,
+    other entities' scopes use the visible ids of their account or parent: all three must find exactly the same
+    rows — also once an account they reach records through is deleted."""
     with Session(engine) as session:
         user = session.get(User, world.users[username])
         assert user is not None
@@ -229,4 +230,8 @@ def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, w
                     continue
                 by_list, by_row = ids(entity, one_row=False), ids(entity, one_row=True)
                 assert by_row == by_list, f"{entity} (account deleted: {deleted}): row by row {by_row}, list {by_list}"
+                # the ids other entities' scopes are built on (an opportunity is seen through its account)
+                known = {r.id for r in world.records[entity]}
+                by_ids = set(session.scalars(visible_ids(viewer, entity))) & known
+                assert by_ids == by_list, f"{entity} (account deleted: {deleted}): visible ids {by_ids}, list {by_list}"
         session.rollback()
