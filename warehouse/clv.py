@@ -211,11 +211,27 @@ def _check_weights(weights: ArrayLike | None, size: int) -> FloatArray:
     return w
 
 
+def unique_rows(stacked: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """The distinct rows of a 2-D array in lexicographic order, and each row's index among them: what
+    ``np.unique(stacked, axis=0, return_inverse=True)`` returns, from one sort of the columns as numbers
+    (``np.unique`` with an axis sorts the rows' raw bytes, ~4x slower at 100k customers)."""
+    if stacked.shape[0] == 0:
+        return stacked, np.zeros(0, dtype=np.intp)
+    order = np.lexsort(stacked.T[::-1])  # the first column sorts first
+    ordered = stacked[order]
+    starts = np.empty(len(ordered), dtype=bool)
+    starts[0] = True
+    np.any(ordered[1:] != ordered[:-1], axis=1, out=starts[1:])
+    inverse = np.empty(len(stacked), dtype=np.intp)
+    inverse[order] = np.cumsum(starts) - 1
+    return ordered[starts], inverse
+
+
 def _aggregate(columns: Sequence[FloatArray], weights: FloatArray) -> tuple[list[FloatArray], FloatArray]:
     """Collapse identical rows into one row with the summed weight: the likelihood only sees the distinct ones."""
     stacked = np.column_stack(columns)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    summed = np.bincount(inverse.ravel(), weights=weights, minlength=unique.shape[0]).astype(np.float64)
+    unique, inverse = unique_rows(stacked)
+    summed = np.bincount(inverse, weights=weights, minlength=unique.shape[0]).astype(np.float64)
     keep = summed > 0
     return [unique[keep, i] for i in range(unique.shape[1])], summed[keep]
 
@@ -1041,8 +1057,7 @@ def _bg_nbd_cumulative(
     if x.size == 0:
         return np.zeros((0, step_ends.size)), np.zeros(0)
     stacked = np.column_stack([x, t_x, age])
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    inverse = inverse.ravel()
+    unique, inverse = unique_rows(stacked)
     ux, utx, uage = unique[:, 0], unique[:, 1], unique[:, 2]
     alive = special.expit(-_log_odds_dead(fit, ux, utx, uage))
     n_unique, n_steps = ux.size, step_ends.size

@@ -37,7 +37,7 @@ def cumulative_shares(fit, boundaries_days, time_unit_days, summary):
     """Per customer, the share of the whole hold-out's expected purchases expected by each boundary (days from
     the calibration end; the last boundary is the whole hold-out). Without a fit the fallback rate is constant,
     so the shares are the elapsed share of the days."""
-    from warehouse.clv import expected_purchases
+    from warehouse.clv import expected_purchases, unique_rows
 
     boundaries = np.asarray(boundaries_days, dtype=float)
     linear = np.broadcast_to(boundaries / boundaries[-1], (len(summary), boundaries.size))
@@ -45,7 +45,7 @@ def cumulative_shares(fit, boundaries_days, time_unit_days, summary):
         return linear
     history = summary[["frequency", "recency", "age"]].to_numpy(dtype=float) / [1.0, time_unit_days, time_unit_days]
     # customers with the same history get the same expectations: compute each distinct history once
-    distinct, inverse = np.unique(history, axis=0, return_inverse=True)
+    distinct, inverse = unique_rows(history)
     cumulative = np.column_stack(
         [
             expected_purchases(fit, t / time_unit_days, distinct[:, 0], distinct[:, 1], distinct[:, 2])
@@ -57,7 +57,7 @@ def cumulative_shares(fit, boundaries_days, time_unit_days, summary):
     total = cumulative[:, -1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = np.where(total > 0, cumulative / total, boundaries / boundaries[-1])
-    return shares[inverse.ravel()]
+    return shares[inverse]
 
 
 def model(dbt, session):
