@@ -16,9 +16,9 @@ Roles:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, exists, false, or_, select, union_all
@@ -302,33 +302,17 @@ def _scope_parts(
 ) -> Select[Any] | CompoundSelect:
     """The ids a scoped role sees of ``entity`` (:func:`scope_clause`), built once per person (SQL expressions
     never change once built; a page asks for the same scope several times, and every page of a signed-in
-    person asks for it again)."""
+    person asks for it again): one select per reason to see a row (:func:`_reasons`)."""
     viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
-    spec = rule(entity)
-    model: Any = spec.model
+    model: Any = rule(entity).model
     alive = [model.deleted_at.is_(None)] if mode != ALL_ROWS and issubclass(model, SoftDeleteMixin) else []
-
-    def part(condition: ColumnElement[bool]) -> Select[Any]:
-        return select(model.id).where(condition, *alive)
-
     parts: list[Select[Any]] = []
-    manager = viewer.role == MANAGER and bool(viewer.department_tree)
-    if spec.owner:
-        owner_col = getattr(model, spec.owner)
-        parts.append(part(owner_col == viewer.id))
-        if manager:
-            parts.append(part(owner_col.in_(_department_users(viewer))))
-    if spec.department and manager:
-        parts.append(part(getattr(model, spec.department).in_(viewer.department_tree)))
-    if "shares" in spec.extra:
-        # the shares themselves say nothing of the shared row: only ids for others need it looked up
-        shared = _shared_account_ids(viewer)
-        parts.append(part(model.id.in_(shared)) if mode == LIVE_IDS else shared)
-    if spec.account:
-        parts.append(part(getattr(model, spec.account).in_(visible_ids(viewer, "accounts"))))
-    if spec.parent:
-        column, parent_entity = spec.parent
-        parts.append(part(getattr(model, column).in_(visible_ids(viewer, parent_entity))))
+    for reason, condition in _reasons(viewer, entity, model, lambda parent, key: key.in_(visible_ids(viewer, parent))):
+        if reason == "shared" and mode != LIVE_IDS:
+            # the shares alone (the shared rows are read, and filtered, by the caller anyway)
+            parts.append(_shared_account_ids(viewer))
+        else:
+            parts.append(select(model.id).where(condition, *alive))
     if not parts:
         return select(model.id).where(false())
     return parts[0] if len(parts) == 1 else union_all(*parts)
@@ -358,26 +342,35 @@ def _row_scope_of(entity: str, role: str, user_id: int, department_tree: tuple[i
 
 
 def _row_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool]:
-    """The reasons of :func:`_scope_parts` to see a row, each a condition on the row ``model`` (the entity's
-    class, or an alias of it inside a parent's check)."""
+    """Any reason to see the row ``model`` (the entity's class, or an alias of it inside a parent's check)."""
+    reasons = [condition for _, condition in _reasons(viewer, entity, model, partial(_parent_visible, viewer))]
+    return or_(*reasons) if reasons else false()
+
+
+def _reasons(
+    viewer: Viewer, entity: str, model: Any, parent_visible: Callable[[str, Any], ColumnElement[bool]]
+) -> list[tuple[str, ColumnElement[bool]]]:
+    """Each reason a scoped viewer has to see a row of ``entity`` (DESIGN.md §3), as (name, condition on the
+    row ``model``): theirs, their department's (managers), shared with them, on an account or under a parent
+    row they see — ``parent_visible(entity, key column)`` says how that is checked."""
     spec = rule(entity)
     manager = viewer.role == MANAGER and bool(viewer.department_tree)
-    reasons: list[ColumnElement[bool]] = []
+    reasons: list[tuple[str, ColumnElement[bool]]] = []
     if spec.owner:
         owner_col = getattr(model, spec.owner)
-        reasons.append(owner_col == viewer.id)
+        reasons.append(("owned", owner_col == viewer.id))
         if manager:
-            reasons.append(owner_col.in_(_department_users(viewer)))
+            reasons.append(("owned in the department", owner_col.in_(_department_users(viewer))))
     if spec.department and manager:
-        reasons.append(getattr(model, spec.department).in_(viewer.department_tree))
+        reasons.append(("of the department", getattr(model, spec.department).in_(viewer.department_tree)))
     if "shares" in spec.extra:
-        reasons.append(model.id.in_(_shared_account_ids(viewer)))
+        reasons.append(("shared", model.id.in_(_shared_account_ids(viewer))))
     if spec.account:
-        reasons.append(_parent_visible(viewer, "accounts", getattr(model, spec.account)))
+        reasons.append(("on a visible account", parent_visible("accounts", getattr(model, spec.account))))
     if spec.parent:
         column, parent_entity = spec.parent
-        reasons.append(_parent_visible(viewer, parent_entity, getattr(model, column)))
-    return or_(*reasons) if reasons else false()
+        reasons.append(("under a visible parent", parent_visible(parent_entity, getattr(model, column))))
+    return reasons
 
 
 def _parent_visible(viewer: Viewer, entity: str, key: Any) -> ColumnElement[bool]:
