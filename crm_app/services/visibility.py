@@ -273,19 +273,27 @@ def _department_users(viewer: Viewer) -> Select[Any]:
     return select(User.id).where(User.department_id.in_(viewer.department_tree))
 
 
-def scope_clause(viewer: Viewer, entity: str, *, live: bool = False) -> ColumnElement[bool] | None:
+def scope_clause(
+    viewer: Viewer, entity: str, *, live: bool = False, one_row: bool = False
+) -> ColumnElement[bool] | None:
     """The WHERE clause limiting ``entity`` to what ``viewer`` may see (None: every row; ``false()``: none).
 
     The scope is ``id IN (a UNION of one small select per reason to see a row)``: each part can use its own
     index (owner, department, account), where one OR over all the reasons would make the database scan.
     ``live``: the caller keeps live rows only (and says so itself), so the parts may leave out soft-deleted
     rows too — an index on (owner, deleted_at) then answers a part alone.
+    ``one_row``: the caller's query already picks a few rows by key (one record, the names of a page's
+    references), so each row is checked on its own instead — its owner, a share, its account by its key —
+    rather than gathering every id the viewer may see first. Lists keep the union, which reads only the
+    viewer's own rows along their indexes.
     """
     spec = rule(entity)
     if viewer.role in spec.read_all:
         return None
     if viewer.role not in spec.read_scoped:
         return false()
+    if one_row:
+        return _row_scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
     model: Any = spec.model
     mode = LIVE_ROWS if live else ALL_ROWS
     return model.id.in_(_scope_parts(entity, viewer.role, viewer.id, viewer.department_tree, mode))
@@ -318,25 +326,9 @@ def _scope_parts(
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
-def row_scope_clause(viewer: Viewer, entity: str) -> ColumnElement[bool] | None:
-    """The rows of :func:`scope_clause`, as a condition each row is checked against on its own.
-
-    For a query already narrowed to a few known ids (one record, the names of a page's references): the
-    database checks just those rows — their owner, a share, their account by its key — where ``id IN (the
-    union)`` would first gather every id the viewer may see. Lists keep :func:`scope_clause`, which reads
-    only the viewer's own rows along their indexes.
-    """
-    spec = rule(entity)
-    if viewer.role in spec.read_all:
-        return None
-    if viewer.role not in spec.read_scoped:
-        return false()
-    return _row_scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
-
-
 @lru_cache(maxsize=4096)
 def _row_scope_of(entity: str, role: str, user_id: int, department_tree: tuple[int, ...]) -> ColumnElement[bool]:
-    """:func:`row_scope_clause` for a scoped role, built once per person (as :func:`_scope_parts`)."""
+    """:func:`scope_clause` row by row for a scoped role, built once per person (as :func:`_scope_parts`)."""
     viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
     return _row_scope_on(viewer, entity, rule(entity).model)
 
@@ -404,12 +396,11 @@ def restrict(
 ) -> SelectT:
     """Add to ``query`` (selecting from ``entity``'s table) the WHERE clauses of ``viewer``'s scope.
 
-    ``one_row``: ``query`` already picks a few rows by key, so the scope is checked row by row
-    (:func:`row_scope_clause`) instead of gathering every visible id (:func:`scope_clause`).
+    ``one_row``: ``query`` already picks a few rows by key, so the scope is checked row by row (:func:`scope_clause`).
     """
     model: Any = rule(entity).model
     result: Any = query
-    clause = row_scope_clause(viewer, entity) if one_row else scope_clause(viewer, entity, live=not include_deleted)
+    clause = scope_clause(viewer, entity, live=not include_deleted, one_row=one_row)
     if clause is not None:
         result = result.where(clause)
     if not include_deleted and issubclass(model, SoftDeleteMixin):
