@@ -739,3 +739,19 @@ def test_fit_rebuilt_from_the_params_frame_matches_the_fitted_parameters(
     bg = params[params["model"] == "bg_nbd"].set_index("parameter")["value"]
     assert (fit.r, fit.alpha, fit.a, fit.b) == (bg["r"], bg["alpha"], bg["a"], bg["b"])
     assert clv.bg_nbd_fit_from_params(params[params["model"] != "bg_nbd"]) is None
+
+
+def test_unique_rows_is_numpys_unique_over_rows() -> None:
+    """The distinct histories the fits and expectations are computed once for: the same rows, order and mapping
+    as ``np.unique(axis=0)``, ties and repeated rows included; nothing for no customers."""
+    rng = np.random.default_rng(3)
+    histories = np.column_stack(
+        [rng.integers(0, 5, 2000), rng.integers(0, 30, 2000) / 2, rng.integers(10, 40, 2000)]
+    ).astype(float)
+    expected_rows, expected_inverse = np.unique(histories, axis=0, return_inverse=True)
+    rows, inverse = clv.unique_rows(histories)
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_array_equal(inverse, expected_inverse.ravel())
+    np.testing.assert_array_equal(rows[inverse], histories)
+    empty_rows, empty_inverse = clv.unique_rows(np.zeros((0, 3)))
+    assert empty_rows.shape == (0, 3) and empty_inverse.size == 0
