@@ -58,15 +58,17 @@ class Clock:
     def month_date(self, index: int) -> dt.date:
         return add_months(self.start.replace(day=1), index)
 
-    def office(self, days: np.ndarray) -> np.ndarray:
-        """Business time of each moment: the same day, squeezed into 08:00–18:00, never after now.
+    def office(self, days: np.ndarray, *, planned: bool = False) -> np.ndarray:
+        """Business time of each moment: the same day, squeezed into 08:00–18:00, never after now — except
+        for ``planned`` moments (when an open task falls due), which may lie ahead.
 
         The mapping keeps order (t1 <= t2 gives office(t1) <= office(t2)) and the calendar day, so a
         story told in continuous time stays consistent once stamped: nothing moves before its cause.
         """
         days = np.asarray(days, dtype=np.float64)
         day = np.floor(days)
-        return np.minimum(day + (8 + 10 * (days - day)) / 24, self.end)
+        business = day + (8 + 10 * (days - day)) / 24
+        return business if planned else np.minimum(business, self.end)
 
     def datetimes(self, days: np.ndarray) -> pa.Array:
         """Times as SQLAlchemy stores a DateTime (``YYYY-MM-DD HH:MM:SS.ffffff``), to the second; NaN → NULL."""

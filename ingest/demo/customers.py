@@ -905,7 +905,8 @@ class Chunk:
                 "contact_id": None if cust is None else self.primary_contact[cust],
                 "opportunity_id": opportunity,
                 "case_id": case,
-                "due_at": self.clock.datetimes(self.clock.office(due)),
+                # an open task may fall due later; what happened did so by now
+                "due_at": self.clock.datetimes(self.clock.office(due, planned=done is None)),
                 "done_at": done_at,
                 "duration_minutes": minutes,
                 "expense": None if expense is None else cents(expense),

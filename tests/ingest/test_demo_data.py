@@ -396,6 +396,16 @@ def test_dashboards_get_recent_activity_and_work_ahead(demo: tuple) -> None:
     assert recent[0][0] > 0
     open_cases = rows(engine, "select count(*) from cases where status in ('open', 'in_progress')")[0][0]
     assert open_cases > 0
+    # open one-off tasks (follow-ups, payment chasers, planned visits) fall due in the days ahead, in office
+    # hours; they are not all due this very moment (and so overdue a minute after the data was generated)
+    tasks = frame(
+        engine, "select due_at from activities where status = 'open' and kind = 'task' and recurrence_rule is null"
+    )
+    due = pd.to_datetime(tasks["due_at"])
+    assert len(due) > 0
+    assert (due > AS_OF).mean() > 0.9
+    assert due.max() > AS_OF + dt.timedelta(days=5)
+    assert due.dt.hour.between(8, 17).all()
     with Session(engine) as session:
         weekly = session.scalars(
             select(Activity).where(Activity.status == "open", Activity.recurrence_rule == "FREQ=WEEKLY;BYDAY=MO")
