@@ -99,8 +99,15 @@ class Account(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
 Index("ix_accounts_name_lower", func.lower(Account.name), Account.deleted_at, postgresql_include=["name"])
 Index("ix_accounts_external_ref_lower", func.lower(Account.external_ref), Account.deleted_at)
 # A person's live accounts — the first part of what a sales rep sees (crm_app.services.visibility) — read
-# from the index alone (migration 0006; PostgreSQL needs the id in it for that, SQLite has it in every index).
-Index("ix_accounts_owner_id_deleted_at", Account.owner_id, Account.deleted_at, postgresql_include=["id"])
+# from the index alone, and those whose name starts with a search, as one range of it (migrations 0006 and
+# 0007; PostgreSQL needs the id, and the name under lower(name), in it for that; SQLite has the id in every index).
+Index(
+    "ix_accounts_owner_id_name_lower",
+    Account.owner_id,
+    Account.deleted_at,
+    func.lower(Account.name),
+    postgresql_include=["id", "name"],
+)
 
 
 class AccountShare(TimestampedMixin, Base):

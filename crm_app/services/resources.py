@@ -413,17 +413,20 @@ def list_query(
     instead (one alternative of a "starts with" search, see :func:`list_page`).
     """
     model = resource.model
-    query: Select[Any] = restrict(select(model), viewer, resource.entity)
-    if resource.base_filter is not None:
-        query = query.where(resource.base_filter())
+    search: list[ColumnElement[bool]] = []
     if match is not None:
-        query = query.where(match)
+        search.append(match)
     elif params.q and (resource.search or resource.prefix_search):
         if params.prefix and resource.prefix_search:
-            query = query.where(prefix_clause(model, resource.prefix_search, params.q.strip(), sqlite=sqlite))
+            search.append(prefix_clause(model, resource.prefix_search, params.q.strip(), sqlite=sqlite))
         else:
             pattern = f"%{_escape_like(params.q.strip())}%"
-            query = query.where(or_(*(getattr(model, col).ilike(pattern, escape="\\") for col in resource.search)))
+            search.append(or_(*(getattr(model, col).ilike(pattern, escape="\\") for col in resource.search)))
+    # the search inside the visibility scope too: a rep's matches are gathered along (owner, name), not probed
+    # one by one among everything the rep sees
+    query: Select[Any] = restrict(select(model), viewer, resource.entity, narrow=search)
+    if resource.base_filter is not None:
+        query = query.where(resource.base_filter())
     for spec in resource.filters:
         if spec.key not in params.filters:
             continue

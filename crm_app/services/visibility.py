@@ -16,7 +16,7 @@ Roles:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any, TypeVar, cast
@@ -274,7 +274,12 @@ def _department_users(viewer: Viewer) -> Select[Any]:
 
 
 def scope_clause(
-    viewer: Viewer, entity: str, *, live: bool = False, one_row: bool = False
+    viewer: Viewer,
+    entity: str,
+    *,
+    live: bool = False,
+    one_row: bool = False,
+    narrow: Sequence[ColumnElement[bool]] = (),
 ) -> ColumnElement[bool] | None:
     """The WHERE clause limiting ``entity`` to what ``viewer`` may see (None: every row; ``false()``: none).
 
@@ -286,6 +291,9 @@ def scope_clause(
     references), so each row is checked on its own instead — its owner, a share, its account by its key —
     rather than gathering every id the viewer may see first. Lists keep the union, which reads only the
     viewer's own rows along their indexes.
+    ``narrow``: conditions on the row that the caller's query applies too (a search): each part of the union
+    that reads ``entity``'s own table applies them as well, so it gathers only the matching rows along an index
+    such as (owner_id, deleted_at, lower(name)), instead of every row the viewer sees for the caller to probe.
     """
     spec = rule(entity)
     if viewer.role in spec.read_all:
@@ -296,6 +304,9 @@ def scope_clause(
         return _row_scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
     model: Any = spec.model
     mode = LIVE_ROWS if live else ALL_ROWS
+    if narrow:
+        selects = _scope_selects(entity, viewer.role, viewer.id, viewer.department_tree, mode)
+        return model.id.in_(_union(model, [part.where(*narrow) if own else part for part, own in selects]))
     return model.id.in_(_scope_parts(entity, viewer.role, viewer.id, viewer.department_tree, mode))
 
 
@@ -310,17 +321,31 @@ def _scope_parts(
 ) -> Select[Any] | CompoundSelect:
     """The ids a scoped role sees of ``entity`` (:func:`scope_clause`), built once per person (SQL expressions
     never change once built; a page asks for the same scope several times, and every page of a signed-in
-    person asks for it again): one select per reason to see a row (:func:`_reasons`)."""
+    person asks for it again): one select per reason to see a row (:func:`_scope_selects`)."""
+    selects = _scope_selects(entity, role, user_id, department_tree, mode)
+    return _union(rule(entity).model, [part for part, _ in selects])
+
+
+@lru_cache(maxsize=4096)
+def _scope_selects(
+    entity: str, role: str, user_id: int, department_tree: tuple[int, ...], mode: str
+) -> tuple[tuple[Select[Any], bool], ...]:
+    """One select of ids per reason to see a row (:func:`_reasons`), each with whether it reads ``entity``'s own
+    table (so that conditions on the row may narrow it, see :func:`scope_clause`)."""
     viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
     model: Any = rule(entity).model
     alive = [model.deleted_at.is_(None)] if mode != ALL_ROWS and issubclass(model, SoftDeleteMixin) else []
-    parts: list[Select[Any]] = []
+    parts: list[tuple[Select[Any], bool]] = []
     for reason, condition in _reasons(viewer, entity, model, lambda parent, key: key.in_(visible_ids(viewer, parent))):
         if reason == "shared" and mode != LIVE_IDS:
             # the shares alone (the shared rows are read, and filtered, by the caller anyway)
-            parts.append(_shared_account_ids(viewer))
+            parts.append((_shared_account_ids(viewer), False))
         else:
-            parts.append(select(model.id).where(condition, *alive))
+            parts.append((select(model.id).where(condition, *alive), True))
+    return tuple(parts)
+
+
+def _union(model: Any, parts: Sequence[Select[Any]]) -> Select[Any] | CompoundSelect:
     if not parts:
         return select(model.id).where(false())
     return parts[0] if len(parts) == 1 else union_all(*parts)
@@ -392,15 +417,23 @@ def visible_ids(viewer: Viewer, entity: str) -> Select[Any] | CompoundSelect:
 
 
 def restrict(
-    query: SelectT, viewer: Viewer, entity: str, *, include_deleted: bool = False, one_row: bool = False
+    query: SelectT,
+    viewer: Viewer,
+    entity: str,
+    *,
+    include_deleted: bool = False,
+    one_row: bool = False,
+    narrow: Sequence[ColumnElement[bool]] = (),
 ) -> SelectT:
     """Add to ``query`` (selecting from ``entity``'s table) the WHERE clauses of ``viewer``'s scope.
 
     ``one_row``: ``query`` already picks a few rows by key, so the scope is checked row by row (:func:`scope_clause`).
+    ``narrow``: conditions the rows must also meet (a search): added to ``query``, and inside the scope's
+    union too, so that it gathers only matching rows (:func:`scope_clause`).
     """
     model: Any = rule(entity).model
-    result: Any = query
-    clause = scope_clause(viewer, entity, live=not include_deleted, one_row=one_row)
+    result: Any = query.where(*narrow) if narrow else query
+    clause = scope_clause(viewer, entity, live=not include_deleted, one_row=one_row, narrow=narrow)
     if clause is not None:
         result = result.where(clause)
     if not include_deleted and issubclass(model, SoftDeleteMixin):

@@ -235,3 +235,41 @@ def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, w
                 by_ids = set(session.scalars(visible_ids(viewer, entity))) & known
                 assert by_ids == by_list, f"{entity} (account deleted: {deleted}): visible ids {by_ids}, list {by_list}"
         session.rollback()
+
+
+@pytest.mark.parametrize("username", sorted(ROLE_USERS))
+def test_a_search_narrowing_the_scope_finds_the_scope_rows_that_match(
+    username: str, world: World, engine: Engine
+) -> None:
+    """A list's search narrows the scope's own parts too (``narrow``, so a rep's matches come from one index
+    range): it must find exactly the rows of the whole scope that match, whatever the reason to see them (own,
+    the department's, shared, on a visible account, under a visible parent), also once an account that records
+    are seen through is deleted."""
+    with Session(engine) as session:
+        user = session.get(User, world.users[username])
+        assert user is not None
+        viewer = viewer_for(session, user)
+        shared = next(
+            acc
+            for acc in world.records["accounts"]
+            if acc.owner == world.users["rep2"] and acc.id in {a for a, _ in world.shares}
+        )
+        for deleted in (False, True):
+            if deleted:
+                session.execute(
+                    update(Account).where(Account.id == shared.id).values(deleted_at=dt.datetime(2026, 1, 1))
+                )
+            for entity in ENTITIES:
+                if entity == "custom_fields" and viewer.role != "admin":
+                    continue
+                model: Any = rule(entity).model
+                known = [r.id for r in world.records[entity]]
+                for matching in (known[::2], known[1::2], [shared.id] if entity == "accounts" else known[:1]):
+                    query = select(model.id).where(model.id.in_(known))
+                    whole = set(session.scalars(restrict(query, viewer, entity)))
+                    narrowed = set(session.scalars(restrict(query, viewer, entity, narrow=[model.id.in_(matching)])))
+                    assert narrowed == whole & set(matching), (
+                        f"{entity} (account deleted: {deleted}): narrowed {narrowed}, "
+                        f"scope rows that match {whole & set(matching)}"
+                    )
+        session.rollback()
