@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from crm_app.models import Account, User
 from crm_app.services.registry import RESOURCES
-from crm_app.services.visibility import restrict, rule, viewer_for, visible_ids
+from crm_app.services.visibility import Viewer, restrict, rule, viewer_for, visible_ids
 from tests.web.world import ROLE_USERS, Rec, World
 
 GLOBAL = {
@@ -201,16 +202,8 @@ def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, w
     other entities' scopes use the visible ids of their account or parent: all three must find exactly the same
     rows — also once an account they reach records through is deleted."""
     with Session(engine) as session:
-        user = session.get(User, world.users[username])
-        assert user is not None
-        viewer = viewer_for(session, user)
-        shared = next(
-            acc
-            for acc in world.records["accounts"]
-            if acc.owner == world.users["rep2"] and acc.id in {a for a, _ in world.shares}
-        )
 
-        def ids(entity: str, *, one_row: bool) -> set[int]:
+        def ids(viewer: Viewer, entity: str, *, one_row: bool) -> set[int]:
             model: Any = rule(entity).model
             query = restrict(
                 select(model.id).where(model.id.in_([r.id for r in world.records[entity]])),
@@ -220,15 +213,11 @@ def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, w
             )
             return set(session.scalars(query))
 
-        for deleted in (False, True):
-            if deleted:  # records stay, the account they are seen through goes
-                session.execute(
-                    update(Account).where(Account.id == shared.id).values(deleted_at=dt.datetime(2026, 1, 1))
-                )
+        for viewer, _, deleted in _before_and_after_deleting_a_shared_account(session, world, username):
             for entity in ENTITIES:
                 if entity == "custom_fields" and viewer.role != "admin":
                     continue
-                by_list, by_row = ids(entity, one_row=False), ids(entity, one_row=True)
+                by_list, by_row = ids(viewer, entity, one_row=False), ids(viewer, entity, one_row=True)
                 assert by_row == by_list, f"{entity} (account deleted: {deleted}): row by row {by_row}, list {by_list}"
                 # the ids other entities' scopes are built on (an opportunity is seen through its account)
                 known = {r.id for r in world.records[entity]}
@@ -246,19 +235,7 @@ def test_a_search_narrowing_the_scope_finds_the_scope_rows_that_match(
     the department's, shared, on a visible account, under a visible parent), also once an account that records
     are seen through is deleted."""
     with Session(engine) as session:
-        user = session.get(User, world.users[username])
-        assert user is not None
-        viewer = viewer_for(session, user)
-        shared = next(
-            acc
-            for acc in world.records["accounts"]
-            if acc.owner == world.users["rep2"] and acc.id in {a for a, _ in world.shares}
-        )
-        for deleted in (False, True):
-            if deleted:
-                session.execute(
-                    update(Account).where(Account.id == shared.id).values(deleted_at=dt.datetime(2026, 1, 1))
-                )
+        for viewer, shared, deleted in _before_and_after_deleting_a_shared_account(session, world, username):
             for entity in ENTITIES:
                 if entity == "custom_fields" and viewer.role != "admin":
                     continue
@@ -273,3 +250,22 @@ def test_a_search_narrowing_the_scope_finds_the_scope_rows_that_match(
                         f"scope rows that match {whole & set(matching)}"
                     )
         session.rollback()
+
+
+def _before_and_after_deleting_a_shared_account(
+    session: Session, world: World, username: str
+) -> Iterator[tuple[Viewer, Rec, bool]]:
+    """``username``'s viewer at two moments: the test world as it is, then once rep2's account that is shared
+    with someone is soft-deleted (records stay, the account they are seen through goes): (viewer, that account,
+    deleted). The caller's session rolls the deletion back."""
+    user = session.get(User, world.users[username])
+    assert user is not None
+    viewer = viewer_for(session, user)
+    shared = next(
+        acc
+        for acc in world.records["accounts"]
+        if acc.owner == world.users["rep2"] and acc.id in {a for a, _ in world.shares}
+    )
+    yield viewer, shared, False
+    session.execute(update(Account).where(Account.id == shared.id).values(deleted_at=dt.datetime(2026, 1, 1)))
+    yield viewer, shared, True
