@@ -22,8 +22,8 @@ HAND_CRAFTED: dict[str, set[str]] = {
     "purchase_orders": {"new", "detail"},
 }
 
-router = APIRouter(include_in_schema=False)
-for module in (customers, sales, service, supply):
-    router.include_router(module.router)
+generic = APIRouter(include_in_schema=False)
 for name, spec in RESOURCES.items():
-    add_resource_routes(router, spec, HAND_CRAFTED.get(name, set()))
+    add_resource_routes(generic, spec, HAND_CRAFTED.get(name, set()))
+# in the order a request tries them: a hand-crafted page before the generic one of the same path
+routers = (customers.router, sales.router, service.router, supply.router, generic)
