@@ -82,7 +82,7 @@ class Account(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
     source: Mapped[str | None] = mapped_column(choice("acquisition_source", *ACQUISITION_SOURCES))
     source_campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # indexed below, with deleted_at
-    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))  # indexed below, with the name
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     price_policy_id: Mapped[int | None] = mapped_column(ForeignKey("price_policies.id"))
     credit_limit: Mapped[Decimal | None] = mapped_column(MONEY)
@@ -104,6 +104,15 @@ Index("ix_accounts_external_ref_lower", func.lower(Account.external_ref), Accoun
 Index(
     "ix_accounts_owner_id_name_lower",
     Account.owner_id,
+    Account.deleted_at,
+    func.lower(Account.name),
+    postgresql_include=["id", "name"],
+)
+# The same for a department's live accounts — part of what a manager sees — and those whose name starts with a
+# search (migration 0008, replacing the plain department_id index).
+Index(
+    "ix_accounts_department_id_name_lower",
+    Account.department_id,
     Account.deleted_at,
     func.lower(Account.name),
     postgresql_include=["id", "name"],

@@ -496,15 +496,17 @@ def test_foreign_keys_hold(demo: tuple) -> None:
 
 def test_postgresql_load_keeps_the_statistics_targets_of_the_search_indexes(generated: dict) -> None:
     """The loader drops and rebuilds secondary indexes around COPY; a rebuilt index must keep the finer statistics
-    migrations 0005 and 0007 give the account search expressions, or a search plans for one match (seconds)."""
+    migrations 0005, 0007 and 0008 give the account search expressions, or a search plans for one match (seconds)."""
     engine, _, _ = generated["postgresql"]
     targets = rows(
         engine,
         "select a.attrelid::regclass::text, a.attnum, a.attstattarget from pg_attribute a "
         "where a.attrelid in ('ix_accounts_name_lower'::regclass, 'ix_accounts_external_ref_lower'::regclass, "
-        "'ix_accounts_owner_id_name_lower'::regclass) and a.attstattarget > 0 order by 1",
+        "'ix_accounts_owner_id_name_lower'::regclass, 'ix_accounts_department_id_name_lower'::regclass) "
+        "and a.attstattarget > 0 order by 1",
     )
     assert [tuple(row) for row in targets] == [
+        ("ix_accounts_department_id_name_lower", 3, 1000),
         ("ix_accounts_external_ref_lower", 1, 1000),
         ("ix_accounts_name_lower", 1, 1000),
         ("ix_accounts_owner_id_name_lower", 3, 1000),
