@@ -95,8 +95,8 @@ class Opportunity(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
 # The pipeline board's per-stage count and amount of live deals (closed stages: the recent ones by
 # closed_date), read from the index alone (migration 0004). Not partial: SQLite does not treat a partial
 # index as covering when the query repeats its WHERE term, so deleted_at is a key column instead.
-# The scope columns follow, so a manager's board checks each deal on the board from the index too, and on
-# PostgreSQL the cards' columns are INCLUDEd: the board is then read without visiting the table (migration 0008).
+# The scope columns follow, so a manager's board reads and checks each deal on the board from the index alone
+# (migration 0008; PostgreSQL needs the id in it for that, SQLite has it in every index).
 Index(
     "ix_opportunities_board",
     Opportunity.stage_id,
@@ -106,7 +106,7 @@ Index(
     Opportunity.owner_id,
     Opportunity.department_id,
     Opportunity.account_id,
-    postgresql_include=["id", "name", "expected_close_date", "version"],
+    postgresql_include=["id"],
 )
 # A person's live deals, and the live deals on an account — the parts of what a sales rep sees
 # (crm_app.services.visibility) — read from the index alone (migration 0006, as the accounts' owner index).

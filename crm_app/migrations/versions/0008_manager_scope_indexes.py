@@ -6,9 +6,9 @@ per statement — their department's people, the accounts they see — instead o
 (``scope_clause(..., by_sets=True)``).
 
 - ``ix_opportunities_board`` gains the scope columns ``owner_id``, ``department_id``, ``account_id`` after its
-  ``(stage_id, deleted_at, closed_date, amount)``, and on PostgreSQL INCLUDEs the cards' ``id``, ``name``,
-  ``expected_close_date`` and ``version``: the board's deals are read, checked and shown from the index alone.
-  Its leading columns are unchanged, so the per-stage counts and sums of migration 0004 still read it alone.
+  ``(stage_id, deleted_at, closed_date, amount)``, and on PostgreSQL INCLUDEs ``id``: the board's deals are read
+  and checked from the index alone (the ~140 cards shown are then read by id). Its leading columns are unchanged,
+  so the per-stage counts and sums of migration 0004 still read it alone.
 - ``ix_accounts_department_id_name_lower`` on ``(department_id, deleted_at, lower(name))``, INCLUDing ``id`` and
   ``name`` on PostgreSQL, replaces ``ix_accounts_department_id``: the department's live accounts (a part of the
   visible accounts) are one index range read alone, and those whose name starts with a search one narrower range
@@ -46,7 +46,7 @@ def upgrade() -> None:
         "opportunities",
         [*BOARD_KEY, "owner_id", "department_id", "account_id"],
         unique=False,
-        postgresql_include=["id", "name", "expected_close_date", "version"],
+        postgresql_include=["id"],
     )
     op.create_index(
         "ix_accounts_department_id_name_lower",
