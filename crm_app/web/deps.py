@@ -9,9 +9,9 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from crm_app.db import end_request_session
+from crm_app.db import end_request_session, plan_for_any_value
 from crm_app.models import User
-from crm_app.services.visibility import Viewer, viewer_for
+from crm_app.services.visibility import SCOPED, Viewer, viewer_for
 
 
 class LoginRequired(Exception):
@@ -50,6 +50,8 @@ def current_viewer(request: Request, session: SessionDep) -> Viewer:
         request.session.pop("uid", None)
         raise LoginRequired()
     viewer = viewer_for(session, user)
+    if viewer.role in SCOPED:  # their statements are planned once, for any value
+        plan_for_any_value(session)
     request.state.viewer = viewer
     return viewer
 

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from crm_app.db import end_request_session, make_engine
+from crm_app.db import end_request_session, make_engine, plan_for_any_value
 from crm_app.models import Account
 from tests import factories
 
@@ -67,6 +67,32 @@ def test_postgresql_keeps_prepared_statements_across_read_only_requests(db_url: 
             session.scalar(select(func.count()).select_from(Account).where(Account.name == "x"))
             end_request_session(session)
         with engine.connect() as conn:
+            prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars().all()
+        assert any("FROM accounts" in statement for statement in prepared), prepared
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_plans_a_scoped_viewers_statements_once_for_the_request_only(db_url: str, backend: str) -> None:
+    """A rep's or manager's request asks PostgreSQL for one plan per prepared statement, for any values
+    (``plan_for_any_value``): only until its transaction ends, so the next request on that connection (an admin's,
+    whose search must be planned for its words) plans as before; and the request still counts as read-only, so its
+    prepared statements are kept."""
+    if backend != "postgresql":
+        pytest.skip("plan caching is a PostgreSQL matter")
+    engine = make_engine(db_url, pool_size=1, max_overflow=0)  # both requests on the same connection
+    try:
+        session = Session(engine)
+        plan_for_any_value(session)
+        assert session.scalar(text("select current_setting('plan_cache_mode')")) == "force_generic_plan"
+        end_request_session(session)
+        for _ in range(6):
+            session = Session(engine)
+            plan_for_any_value(session)
+            session.scalar(select(func.count()).select_from(Account).where(Account.name == "x"))
+            end_request_session(session)
+        with engine.connect() as conn:
+            assert conn.scalar(text("select current_setting('plan_cache_mode')")) == "auto"
             prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars().all()
         assert any("FROM accounts" in statement for statement in prepared), prepared
     finally:
