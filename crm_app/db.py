@@ -107,7 +107,7 @@ def plan_for_any_value(session: Session) -> None:
     such planning cost. A ``set_config`` select rather than ``SET LOCAL``: it does not mark the session as written
     (see :func:`end_request_session`) and may itself be prepared.
     """
-    if session.get_bind().dialect.name == "postgresql":
+    if not is_sqlite(session):
         session.connection().exec_driver_sql("select set_config('plan_cache_mode', 'force_generic_plan', true)")
 
 

@@ -279,7 +279,6 @@ def scope_clause(
     *,
     live: bool = False,
     one_row: bool = False,
-    by_sets: bool = False,
     narrow: Sequence[ColumnElement[bool]] = (),
 ) -> ColumnElement[bool] | None:
     """The WHERE clause limiting ``entity`` to what ``viewer`` may see (None: every row; ``false()``: none).
@@ -292,11 +291,6 @@ def scope_clause(
     references), so each row is checked on its own instead — its owner, a share, its account by its key —
     rather than gathering every id the viewer may see first. Lists keep the union, which reads only the
     viewer's own rows along their indexes.
-    ``by_sets``: the caller's query reads a bounded slice of the table along its own index (the pipeline board's
-    deals) for a viewer who sees much of the table (:func:`sees_broadly`): each row it reads is checked against
-    sets worked out once per statement — the department's people, the visible accounts — rather than gathering
-    every id the viewer sees first (a manager: ~11,000 deals, each reached up to three times) or checking each
-    row's account row by row (``one_row``).
     ``narrow``: conditions on the row that the caller's query applies too (a search): each part of the union
     that reads ``entity``'s own table applies them as well, so it gathers only the matching rows along an index
     such as (owner_id, deleted_at, lower(name)), instead of every row the viewer sees for the caller to probe.
@@ -308,8 +302,6 @@ def scope_clause(
         return false()
     if one_row:
         return _row_scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
-    if by_sets:
-        return _sets_scope_of(entity, viewer.role, viewer.id, viewer.department_tree)
     model: Any = spec.model
     mode = LIVE_ROWS if live else ALL_ROWS
     if narrow:
@@ -344,7 +336,7 @@ def _scope_selects(
     model: Any = rule(entity).model
     alive = [model.deleted_at.is_(None)] if mode != ALL_ROWS and issubclass(model, SoftDeleteMixin) else []
     parts: list[tuple[Select[Any], bool]] = []
-    for reason, condition in _reasons(viewer, entity, model, lambda parent, key: key.in_(visible_ids(viewer, parent))):
+    for reason, condition in _reasons(viewer, entity, model, partial(_parent_in_visible_ids, viewer)):
         if reason == "shared" and mode != LIVE_IDS:
             # the shares alone (the shared rows are read, and filtered, by the caller anyway)
             parts.append((_shared_account_ids(viewer), False))
@@ -372,25 +364,24 @@ def _row_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool
     return or_(*reasons) if reasons else false()
 
 
-@lru_cache(maxsize=4096)
-def _sets_scope_of(entity: str, role: str, user_id: int, department_tree: tuple[int, ...]) -> ColumnElement[bool]:
-    """:func:`scope_clause` ``by_sets`` for a scoped role, built once per person (as :func:`_scope_parts`)."""
-    viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
-    return _sets_scope_on(viewer, entity, rule(entity).model)
-
-
 def _sets_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool]:
     """Any reason to see the row ``model``, each a test of one of its columns against a set that does not depend
     on the row (``owner_id IN (the department's people)``, ``account_id IN (the visible accounts)``): PostgreSQL
     hashes such a set once per statement, SQLite builds an index on it."""
-    reasons = _reasons(viewer, entity, model, lambda parent, key: key.in_(visible_ids(viewer, parent)))
+    reasons = _reasons(viewer, entity, model, partial(_parent_in_visible_ids, viewer))
     return or_(*(condition for _, condition in reasons)) if reasons else false()
 
 
 def scope_on(viewer: Viewer, entity: str, rows: Any) -> ColumnElement[bool] | None:
-    """:func:`scope_clause` ``by_sets`` on ``rows``: an alias of ``entity``'s class over other rows of it (such
-    as a CTE of the rows a statement reads from an index) carrying its id and scope columns (owner, department,
-    account). None: ``viewer`` sees every (live) row."""
+    """The scope as a check of each row of ``rows`` — ``entity``'s class, or an alias of it over other rows of it
+    (such as a CTE of the rows a statement reads from an index) carrying its id and scope columns — against sets
+    worked out once per statement: the department's people, the visible accounts (:func:`_sets_scope_on`). None:
+    ``viewer`` sees every (live) row.
+
+    For a statement that reads a bounded slice of a table along its own index (the pipeline board's deals) for a
+    viewer who sees much of it (:func:`sees_broadly`): rather than gathering every id the viewer sees first
+    (:func:`scope_clause`; a manager: ~11,000 deals, each reached up to three times) or checking each row's
+    account row by row (``one_row``)."""
     spec = rule(entity)
     if viewer.role in spec.read_all:
         return None
@@ -401,7 +392,7 @@ def scope_on(viewer: Viewer, entity: str, rows: Any) -> ColumnElement[bool] | No
 
 def sees_broadly(viewer: Viewer) -> bool:
     """Whether ``viewer``'s scope is a department tree (a manager): thousands of rows of each entity, for which a
-    statement reading a bounded slice of a table is better checked ``by_sets`` (:func:`scope_clause`)."""
+    statement reading a bounded slice of a table is better checked by :func:`scope_on`."""
     return viewer.role == MANAGER and bool(viewer.department_tree)
 
 
@@ -429,6 +420,11 @@ def _reasons(
         column, parent_entity = spec.parent
         reasons.append(("under a visible parent", parent_visible(parent_entity, getattr(model, column))))
     return reasons
+
+
+def _parent_in_visible_ids(viewer: Viewer, entity: str, key: Any) -> ColumnElement[bool]:
+    """``key`` is among the ids of ``entity`` that ``viewer`` sees (:func:`visible_ids`, gathered once)."""
+    return key.in_(visible_ids(viewer, entity))
 
 
 def _parent_visible(viewer: Viewer, entity: str, key: Any) -> ColumnElement[bool]:
@@ -464,20 +460,17 @@ def restrict(
     *,
     include_deleted: bool = False,
     one_row: bool = False,
-    by_sets: bool = False,
     narrow: Sequence[ColumnElement[bool]] = (),
 ) -> SelectT:
     """Add to ``query`` (selecting from ``entity``'s table) the WHERE clauses of ``viewer``'s scope.
 
     ``one_row``: ``query`` already picks a few rows by key, so the scope is checked row by row (:func:`scope_clause`).
-    ``by_sets``: ``query`` reads a bounded slice of the table for a viewer who sees much of it, so each row is
-    checked against sets worked out once (:func:`scope_clause`).
     ``narrow``: conditions the rows must also meet (a search): added to ``query``, and inside the scope's
     union too, so that it gathers only matching rows (:func:`scope_clause`).
     """
     model: Any = rule(entity).model
     result: Any = query.where(*narrow) if narrow else query
-    clause = scope_clause(viewer, entity, live=not include_deleted, one_row=one_row, by_sets=by_sets, narrow=narrow)
+    clause = scope_clause(viewer, entity, live=not include_deleted, one_row=one_row, narrow=narrow)
     if clause is not None:
         result = result.where(clause)
     if not include_deleted and issubclass(model, SoftDeleteMixin):

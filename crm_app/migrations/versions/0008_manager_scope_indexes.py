@@ -3,7 +3,7 @@
 A manager sees their department tree (crm_app.services.visibility): in the demo data for 100k customers ~13,800
 accounts and ~11,200 deals. Their board now checks each deal on the board (~15,000) against sets worked out once
 per statement — their department's people, the accounts they see — instead of gathering the ~11,200 deals first
-(``scope_clause(..., by_sets=True)``).
+(``visibility.scope_on``).
 
 - ``ix_opportunities_board`` gains the scope columns ``owner_id``, ``department_id``, ``account_id`` after its
   ``(stage_id, deleted_at, closed_date, amount)``, and on PostgreSQL INCLUDEs ``id``: the board's deals are read

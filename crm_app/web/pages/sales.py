@@ -295,7 +295,7 @@ def _broad_statement(
     """The board's statement for a viewer who sees a department tree (:func:`sees_broadly`): every deal on the
     board (~15,000 of 87,000 in the demo data for 100k customers) read from the board index alone, in two ranges
     (open stages; closed stages since the recent date), then each checked against the viewer's sets — their
-    department's people and departments, the accounts they see — worked out once (``by_sets``). Gathering the
+    department's people and departments, the accounts they see — worked out once (:func:`scope_on`). Gathering the
     ~11,000 deals a manager sees first, as :func:`_scoped_statement` does, reached most of them three times over
     (by owner, by department, by account) and cost several times more. The deals are materialised once, so the
     checks and their sets are not repeated for each range; only the index's columns are, and the shown cards'
