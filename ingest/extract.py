@@ -126,9 +126,12 @@ def column_mapping(column: sa.Column[Any]) -> tuple[str, str]:
 
 
 # Credentials and login state never leave the operational DB: the published warehouse is read by every
-# dashboard user, and no analysis needs them.
+# dashboard user, and no analysis needs them. Nor do a deal's copies of its account's owner and department
+# (migration 0009): the database changes them without the deal's updated_at, so an incremental copy would go stale,
+# and the warehouse joins the account itself.
 WITHHELD_COLUMNS: dict[str, frozenset[str]] = {
     "users": frozenset({"password_hash", "failed_login_count", "locked_until"}),
+    "opportunities": frozenset({"account_owner_id", "account_department_id"}),
 }
 
 

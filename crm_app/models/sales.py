@@ -84,6 +84,12 @@ class Opportunity(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
     lost_note: Mapped[str | None] = mapped_column(Text)
     evaluation_score: Mapped[Decimal | None] = mapped_column(PERCENT)
     description: Mapped[str | None] = mapped_column(Text)
+    # The owner and department of the deal's account while it is live (NULL once it is deleted), kept by the
+    # database's triggers (migration 0009), never set by the app: a manager's board tells from the deal's own row
+    # whether they see its account (crm_app.services.visibility, Rule.account_mirror). Deferred: nothing else
+    # reads them.
+    account_owner_id: Mapped[int | None] = mapped_column(deferred=True)
+    account_department_id: Mapped[int | None] = mapped_column(deferred=True)
 
     stage: Mapped[PipelineStage] = relationship()
     history: Mapped[list[OpportunityStageHistory]] = relationship(
@@ -95,8 +101,9 @@ class Opportunity(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
 # The pipeline board's per-stage count and amount of live deals (closed stages: the recent ones by
 # closed_date), read from the index alone (migration 0004). Not partial: SQLite does not treat a partial
 # index as covering when the query repeats its WHERE term, so deleted_at is a key column instead.
-# The scope columns follow, so a manager's board reads and checks each deal on the board from the index alone
-# (migration 0008; PostgreSQL needs the id in it for that, SQLite has it in every index).
+# The scope columns follow, and the account's mirrored owner and department, so a manager's board reads and
+# checks each deal on the board from the index alone (migrations 0008, 0009; PostgreSQL needs the id in it for
+# that, SQLite has it in every index).
 Index(
     "ix_opportunities_board",
     Opportunity.stage_id,
@@ -106,6 +113,8 @@ Index(
     Opportunity.owner_id,
     Opportunity.department_id,
     Opportunity.account_id,
+    Opportunity.account_owner_id,
+    Opportunity.account_department_id,
     postgresql_include=["id"],
 )
 # A person's live deals, and the live deals on an account — the parts of what a sales rep sees

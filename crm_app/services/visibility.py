@@ -138,6 +138,9 @@ class Rule:
     account: str | None = None
     parent: tuple[str, str] | None = None  # (column, entity) — visible when the parent row is
     extra: tuple[str, ...] = field(default_factory=tuple)
+    # (owner column, department column): the live account's owner and department, mirrored on the row by the
+    # database (NULL once the account is deleted), so that :func:`scope_on` sees the account from the row alone
+    account_mirror: tuple[str, str] | None = None
 
     def can_read(self, role: str) -> bool:
         return role in self.read_all or role in self.read_scoped
@@ -171,6 +174,7 @@ RULES: dict[str, Rule] = {
         owner="owner_id",
         department="department_id",
         account="account_id",
+        account_mirror=("account_owner_id", "account_department_id"),  # migration 0009
     ),
     "quotes": Rule(
         Quote,
@@ -367,9 +371,41 @@ def _row_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool
 def _sets_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool]:
     """Any reason to see the row ``model``, each a test of one of its columns against a set that does not depend
     on the row (``owner_id IN (the department's people)``, ``account_id IN (the visible accounts)``): PostgreSQL
-    hashes such a set once per statement, SQLite builds an index on it."""
-    reasons = _reasons(viewer, entity, model, partial(_parent_in_visible_ids, viewer))
+    hashes such a set once per statement, SQLite builds an index on it. Where the row mirrors its account's owner
+    and department (``Rule.account_mirror``), its account is checked on those: against the same small sets as the
+    row's own owner and department, instead of among every account the viewer sees."""
+    mirror = rule(entity).account_mirror
+
+    def parent_visible(parent_entity: str, key: Any) -> ColumnElement[bool]:
+        if parent_entity == "accounts" and mirror:
+            return _mirrored_account_visible(viewer, model, key, mirror)
+        return _parent_in_visible_ids(viewer, parent_entity, key)
+
+    reasons = _reasons(viewer, entity, model, parent_visible)
     return or_(*(condition for _, condition in reasons)) if reasons else false()
+
+
+@dataclass(frozen=True)
+class _MirroredAccount:
+    """An account as a row mirrors it (``Rule.account_mirror``): its key and its owner and department columns."""
+
+    id: Any
+    owner_id: Any
+    department_id: Any
+
+
+def _mirrored_account_visible(viewer: Viewer, model: Any, key: Any, mirror: tuple[str, str]) -> ColumnElement[bool]:
+    """The account ``key`` of the row ``model`` is visible, told by the owner and department the row mirrors
+    (NULL when the account is deleted): the accounts' own reasons, asked of the mirror. A share is no reason to
+    see a deleted account, and the mirror does not tell deletion when both are empty, so the shares count only
+    for live accounts."""
+    account = _MirroredAccount(key, *(getattr(model, column) for column in mirror))
+    live_shared = select(Account.id).where(Account.id.in_(_shared_account_ids(viewer)), Account.deleted_at.is_(None))
+    reasons = [
+        key.in_(live_shared) if reason == "shared" else condition
+        for reason, condition in _reasons(viewer, "accounts", account, partial(_parent_in_visible_ids, viewer))
+    ]
+    return or_(*reasons) if reasons else false()
 
 
 def scope_on(viewer: Viewer, entity: str, rows: Any) -> ColumnElement[bool] | None:

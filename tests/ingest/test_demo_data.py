@@ -494,6 +494,21 @@ def test_foreign_keys_hold(demo: tuple) -> None:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
 
 
+def test_every_deal_mirrors_its_accounts_owner_and_department(demo: tuple) -> None:
+    """The bulk load (COPY, ADBC) goes through the database's triggers too (migration 0009): a manager's board
+    relies on each deal's copy of its live account's owner and department."""
+    engine, _, _ = demo
+    with engine.connect() as conn:
+        deals, mirrored, wrong = conn.exec_driver_sql(
+            "select count(*), count(o.account_owner_id), sum(case when "
+            "coalesce(o.account_owner_id, -1) = coalesce(case when a.deleted_at is null then a.owner_id end, -1) "
+            "and coalesce(o.account_department_id, -1) = "
+            "coalesce(case when a.deleted_at is null then a.department_id end, -1) then 0 else 1 end) "
+            "from opportunities o join accounts a on a.id = o.account_id"
+        ).one()
+    assert deals > 100 and mirrored > deals // 2 and wrong == 0
+
+
 def test_postgresql_load_keeps_the_statistics_targets_of_the_search_indexes(generated: dict) -> None:
     """The loader drops and rebuilds secondary indexes around COPY; a rebuilt index must keep the finer statistics
     migrations 0005, 0007 and 0008 give the account search expressions, or a search plans for one match (seconds)."""

@@ -11,13 +11,15 @@ import datetime as dt
 import io
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from crm_app.models import Account, SoftDeleteMixin, User
+from crm_app.models import Account, Opportunity, SoftDeleteMixin, User
+from crm_app.services import opportunities
 from crm_app.services.registry import RESOURCES
 from crm_app.services.visibility import Viewer, restrict, rule, scope_on, viewer_for, visible_ids
 from tests.web.world import ROLE_USERS, Rec, World
@@ -199,9 +201,10 @@ def test_visibility_matrix_has_no_leaks(username: str, world: World, sign_in) ->
 @pytest.mark.parametrize("username", sorted(ROLE_USERS))
 def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, world: World, engine: Engine) -> None:
     """Detail pages and reference names check the scope row by row (``one_row``), lists gather the visible ids,
-    a manager's board checks each row against sets worked out once (``scope_on``), other entities' scopes use the
-    visible ids of their account or parent: all four must find exactly the same rows — also once an account they
-    reach records through is deleted."""
+    a manager's board checks each row against sets worked out once (``scope_on``; a deal's account by the owner
+    and department the deal mirrors), other entities' scopes use the visible ids of their account or parent: all
+    four must find exactly the same rows — also once an account they reach records through is deleted, or handed
+    to another owner and department."""
     with Session(engine) as session:
 
         def ids(viewer: Viewer, entity: str, *, one_row: bool) -> set[int]:
@@ -222,18 +225,18 @@ def test_row_by_row_scope_finds_the_same_rows_as_the_list_scope(username: str, w
             scope = scope_on(viewer, entity, model)
             return set(session.scalars(query if scope is None else query.where(scope)))
 
-        for viewer, _, deleted in _before_and_after_deleting_a_shared_account(session, world, username):
+        for viewer, _, moment in _as_accounts_change(session, world, username):
             for entity in ENTITIES:
                 if entity == "custom_fields" and viewer.role != "admin":
                     continue
                 by_list, by_row = ids(viewer, entity, one_row=False), ids(viewer, entity, one_row=True)
-                assert by_row == by_list, f"{entity} (account deleted: {deleted}): row by row {by_row}, list {by_list}"
+                assert by_row == by_list, f"{entity} ({moment}): row by row {by_row}, list {by_list}"
                 by_sets = ids_by_sets(viewer, entity)
-                assert by_sets == by_list, f"{entity} (account deleted: {deleted}): by sets {by_sets}, list {by_list}"
+                assert by_sets == by_list, f"{entity} ({moment}): by sets {by_sets}, list {by_list}"
                 # the ids other entities' scopes are built on (an opportunity is seen through its account)
                 known = {r.id for r in world.records[entity]}
                 by_ids = set(session.scalars(visible_ids(viewer, entity))) & known
-                assert by_ids == by_list, f"{entity} (account deleted: {deleted}): visible ids {by_ids}, list {by_list}"
+                assert by_ids == by_list, f"{entity} ({moment}): visible ids {by_ids}, list {by_list}"
         session.rollback()
 
 
@@ -246,7 +249,7 @@ def test_a_search_narrowing_the_scope_finds_the_scope_rows_that_match(
     the department's, shared, on a visible account, under a visible parent), also once an account that records
     are seen through is deleted."""
     with Session(engine) as session:
-        for viewer, shared, deleted in _before_and_after_deleting_a_shared_account(session, world, username):
+        for viewer, shared, moment in _as_accounts_change(session, world, username):
             for entity in ENTITIES:
                 if entity == "custom_fields" and viewer.role != "admin":
                     continue
@@ -257,26 +260,76 @@ def test_a_search_narrowing_the_scope_finds_the_scope_rows_that_match(
                     whole = set(session.scalars(restrict(query, viewer, entity)))
                     narrowed = set(session.scalars(restrict(query, viewer, entity, narrow=[model.id.in_(matching)])))
                     assert narrowed == whole & set(matching), (
-                        f"{entity} (account deleted: {deleted}): narrowed {narrowed}, "
-                        f"scope rows that match {whole & set(matching)}"
+                        f"{entity} ({moment}): narrowed {narrowed}, scope rows that match {whole & set(matching)}"
                     )
         session.rollback()
 
 
-def _before_and_after_deleting_a_shared_account(
-    session: Session, world: World, username: str
-) -> Iterator[tuple[Viewer, Rec, bool]]:
-    """``username``'s viewer at two moments: the test world as it is, then once rep2's account that is shared
-    with someone is soft-deleted (records stay, the account they are seen through goes): (viewer, that account,
-    deleted). The caller's session rolls the deletion back."""
+def _as_accounts_change(session: Session, world: World, username: str) -> Iterator[tuple[Viewer, Rec, str]]:
+    """``username``'s viewer at three moments: the test world as it is; once rep2's account that is shared with
+    someone is soft-deleted (records stay, the account they are seen through goes); then once rep2's other account
+    is handed to rep1 and their department (its records keep their owner and department: the boss now sees them
+    through the account alone, and a deal's mirror of its account must follow). Yields (viewer, the shared
+    account, the moment). The caller's session rolls the changes back."""
     user = session.get(User, world.users[username])
     assert user is not None
     viewer = viewer_for(session, user)
-    shared = next(
-        acc
-        for acc in world.records["accounts"]
-        if acc.owner == world.users["rep2"] and acc.id in {a for a, _ in world.shares}
-    )
-    yield viewer, shared, False
+    shared_ids = {a for a, _ in world.shares}
+    rep2_accounts = [acc for acc in world.records["accounts"] if acc.owner == world.users["rep2"]]
+    shared = next(acc for acc in rep2_accounts if acc.id in shared_ids)
+    moved = next(acc for acc in rep2_accounts if acc.id not in shared_ids)
+    yield viewer, shared, "as built"
     session.execute(update(Account).where(Account.id == shared.id).values(deleted_at=dt.datetime(2026, 1, 1)))
-    yield viewer, shared, True
+    yield viewer, shared, "a shared account deleted"
+    rep1 = world.users["rep1"]
+    session.execute(
+        update(Account).where(Account.id == moved.id).values(owner_id=rep1, department_id=world.user_department[rep1])
+    )
+    yield viewer, shared, "a shared account deleted, another moved to rep1"
+
+
+def test_a_deal_mirrors_its_live_accounts_owner_and_department(world: World, engine: Engine) -> None:
+    """The database keeps each deal's copy of its account's owner and department (migration 0009) whoever writes:
+    a new deal, a deal moved to another account, an account handed over, deleted and restored. A manager's board
+    sees a deal's account through that copy (``scope_on``), so the boss gains a deal of another department as soon
+    as its account comes to them."""
+    u, d = world.users, world.departments
+    with Session(engine) as session:
+        boss = viewer_for(session, session.get(User, u["boss"]))
+        bravo = next(
+            acc
+            for acc in world.records["accounts"]
+            if acc.owner == u["rep2"] and acc.id not in {a for a, _ in world.shares}
+        )
+        deal = next(opp for opp in world.records["opportunities"] if opp.account == bravo.id)
+
+        def mirror(deal_id: int) -> tuple[int | None, int | None]:
+            row = session.execute(
+                select(Opportunity.account_owner_id, Opportunity.account_department_id).where(Opportunity.id == deal_id)
+            ).one()
+            return row[0], row[1]
+
+        def boss_sees(deal_id: int) -> bool:
+            scope = scope_on(boss, "opportunities", Opportunity)
+            assert scope is not None
+            return session.scalar(select(Opportunity.id).where(Opportunity.id == deal_id, scope)) is not None
+
+        assert mirror(deal.id) == (u["rep2"], d["O"]) and not boss_sees(deal.id)
+        session.execute(update(Account).where(Account.id == bravo.id).values(owner_id=u["rep1"], department_id=d["S1"]))
+        assert mirror(deal.id) == (u["rep1"], d["S1"]) and boss_sees(deal.id)
+        session.execute(update(Account).where(Account.id == bravo.id).values(deleted_at=dt.datetime(2026, 1, 1)))
+        assert mirror(deal.id) == (None, None) and not boss_sees(deal.id)
+        session.execute(update(Account).where(Account.id == bravo.id).values(deleted_at=None))
+        assert mirror(deal.id) == (u["rep1"], d["S1"])
+        # the deal moved to the boss's own department's account, then a new deal on it
+        alpha = next(acc for acc in world.records["accounts"] if acc.owner == u["rep1"])
+        session.execute(update(Opportunity).where(Opportunity.id == deal.id).values(account_id=alpha.id))
+        assert mirror(deal.id) == (u["rep1"], d["S1"])
+        new = opportunities.create_opportunity(
+            session,
+            {"name": "Fresh deal", "account_id": alpha.id, "amount": Decimal("5")},
+            session.get(User, u["admin"]),
+        )
+        session.flush()
+        assert mirror(new.id) == (u["rep1"], d["S1"]) and boss_sees(new.id)
+        session.rollback()
