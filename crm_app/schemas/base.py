@@ -96,6 +96,15 @@ Timestamp = Annotated[dt.datetime, AfterValidator(_naive_utc), AfterValidator(_r
 Day = Annotated[dt.date, AfterValidator(_reasonable_date)]
 
 
+def storable(text: str) -> bool:
+    """Whether a database can store ``text`` (no NUL character, no lone surrogate)."""
+    try:
+        _reject_unstorable(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _reject_unstorable(value: Any, path: str = "") -> None:
     """Strings a database cannot store (NUL bytes, lone surrogates) are refused up front, not as a 500."""
     if isinstance(value, str):

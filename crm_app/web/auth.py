@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from crm_app.models import User, utcnow
+from crm_app.schemas.base import storable
 from crm_app.security import hash_password, needs_rehash, verify_password
 from crm_app.web.csrf import csrf_token
 from crm_app.web.deps import CurrentUser, SessionDep, password_fingerprint
@@ -69,7 +70,11 @@ def authenticate(session: Session, limiter: AddressLimiter, address: str, userna
     generic = "Wrong user name or password."
     if limiter.blocked(address):
         return LoginOutcome(error="Too many failed logins from your address; wait a few minutes.", status=429)
-    user = session.scalar(select(User).where(User.username == username.strip(), User.deleted_at.is_(None)))
+    name = username.strip()
+    # a name no database can store (a NUL character: PostgreSQL refuses it) is no one's
+    user = (
+        session.scalar(select(User).where(User.username == name, User.deleted_at.is_(None))) if storable(name) else None
+    )
     now = utcnow()
     if user is None or not user.is_active:
         verify_password(_DUMMY_HASH, password)  # same work as a real check: no timing hint about names

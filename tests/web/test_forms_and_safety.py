@@ -48,6 +48,24 @@ def test_wrong_passwords_lock_the_user_for_a_while(world: World, app, engine) ->
         assert user is not None and user.locked_until is not None
 
 
+def test_a_user_name_no_database_can_store_is_a_wrong_login(world: World, app) -> None:  # type: ignore[no-untyped-def]
+    """A NUL character in the name (PostgreSQL refuses it): "wrong user name or password", as for any unknown
+    name — not "the database did not accept the request" (schemathesis found that 503)."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, follow_redirects=False) as client:
+        token = csrf_of(client.get("/login").text)
+        page = client.post("/login", data={"username": "rep1\x00", "password": PASSWORD, "csrf_token": token})
+        assert page.status_code == 401 and "Wrong user name or password" in page.text
+        api_token = client.get("/api/v1/auth/csrf").json()["csrf_token"]
+        api = client.post(
+            "/api/v1/auth/login",
+            json={"username": "rep1\x00", "password": PASSWORD},
+            headers={"X-CSRF-Token": api_token},
+        )
+        assert api.status_code == 401 and api.json()["detail"] == "Wrong user name or password."
+
+
 def test_forms_without_csrf_token_are_refused_with_a_clear_page(world: World, sign_in, engine) -> None:  # type: ignore[no-untyped-def]
     client = sign_in("rep1")
     response = client.post("/accounts/new", data={"name": "Sneaky Ltd", "kind": "customer"})
