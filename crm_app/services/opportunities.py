@@ -15,10 +15,12 @@ from crm_app.services.records import audit, check_version, create_record, flush,
 
 
 def stages(session: Session, *, active_only: bool = True) -> list[PipelineStage]:
-    query = select(PipelineStage).order_by(PipelineStage.position)
-    if active_only:
-        query = query.where(PipelineStage.is_active)
-    return list(session.scalars(query))
+    return list(session.scalars(_ACTIVE_STAGES if active_only else _STAGES))
+
+
+# built once (a statement built per call costs more than it takes to run)
+_STAGES = select(PipelineStage).order_by(PipelineStage.position)
+_ACTIVE_STAGES = _STAGES.where(PipelineStage.is_active)
 
 
 def lost_stage(session: Session) -> PipelineStage:

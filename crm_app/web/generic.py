@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup, escape
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
@@ -294,14 +294,18 @@ def custom_values(session: Session, resource: Resource, record: Any) -> list[tup
     return shown
 
 
+# built once (a statement built per call costs more than it takes to run)
+_HISTORY = (
+    select(AuditLog, User.full_name)
+    .outerjoin(User, User.id == AuditLog.user_id)
+    .where(AuditLog.entity == bindparam("entity"), AuditLog.entity_id == bindparam("record_id"))
+    .order_by(AuditLog.id.desc())
+    .limit(bindparam("limit", type_=Integer()))
+)
+
+
 def history(session: Session, viewer: Viewer, entity: str, record_id: int, limit: int = 12) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(AuditLog, User.full_name)
-        .outerjoin(User, User.id == AuditLog.user_id)
-        .where(AuditLog.entity == entity, AuditLog.entity_id == record_id)
-        .order_by(AuditLog.id.desc())
-        .limit(limit)
-    ).all()
+    rows = session.execute(_HISTORY, {"entity": entity, "record_id": record_id, "limit": limit}).all()
     entries = []
     for entry, who in rows:
         changes = entry.changes or {}

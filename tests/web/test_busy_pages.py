@@ -101,6 +101,27 @@ def test_search_keeps_to_what_a_rep_may_see(world: World, sign_in) -> None:  # t
     assert _count(rep.get("/accounts").text) == 3  # own two and the shared one
 
 
+def test_a_list_kept_for_its_shape_answers_each_request_with_its_own_values(world: World, sign_in) -> None:  # type: ignore[no-untyped-def]
+    """A list's statements are built once per shape of request and run with each request's values
+    (resources._listing): requests of the same shape — another word of the same length and case, another filter
+    value, another page size, another person of the role — must each get their own rows."""
+    admin = sign_in("admin")
+    for kind, name in (("partner", "Foxtrot Partner"), ("supplier", "Echo Supplier"), ("partner", "Foxtrot Partner")):
+        assert _rows(admin.get("/accounts", params={"kind": kind}).text) == [name]
+    for word, name in (("alpha", "Alpha Rep1"), ("bravo", "Bravo Rep2"), ("delta", "Delta Agent")):
+        assert _rows(admin.get("/accounts", params={"q": word}).text) == [name]
+        assert _rows(admin.get("/accounts", params={"q": word, "kind": "customer"}).text) == [name]
+    assert _rows(admin.get("/accounts", params={"q": "echo", "kind": "customer"}).text) == []
+    assert len(_rows(admin.get("/accounts", params={"page_size": 2}).text)) == 2
+    assert len(_rows(admin.get("/accounts", params={"page_size": 4}).text)) == 4
+    # "contains" (nothing starts with the text) with another pattern of the same shape
+    assert _rows(admin.get("/accounts", params={"q": "lta ag"}).text) == ["Delta Agent"]
+    assert _rows(admin.get("/accounts", params={"q": "avo re"}).text) == ["Bravo Rep2"]
+    # two reps: the same shape, each their own scope
+    assert _rows(sign_in("rep1").get("/accounts", params={"q": "bravo"}).text) == []
+    assert _rows(sign_in("rep2").get("/accounts", params={"q": "bravo"}).text) == ["Bravo Rep2"]
+
+
 def test_search_text_with_accents_matches_as_typed_or_capitalised(world: World, sign_in, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     _add_accounts(engine, {"name": "Ärztehaus Nord"}, {"name": "Øresund Shipping"})
     client = sign_in("admin")
