@@ -582,7 +582,7 @@ class _Listing:
 
 # (resource, person, shape of the request, backend) -> its statements; bounded, the oldest dropped first
 _LISTINGS: OrderedDict[tuple[Any, ...], _Listing] = OrderedDict()
-_LISTINGS_KEPT = 2048
+_LISTINGS_KEPT = 512  # a person uses a handful of shapes; a manager's search statements are large
 
 
 def _listing(
