@@ -8,10 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Boolean, Engine, Integer, any_, bindparam, create_engine, event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from crm_app.errors import ConfigurationError
 from crm_app.settings import get_settings, validate_database_url
@@ -111,6 +115,36 @@ def plan_for_any_value(session: Session) -> None:
         session.connection().exec_driver_sql("select set_config('plan_cache_mode', 'force_generic_plan', true)")
 
 
+class AmongIds(ColumnElement[bool]):
+    """``column`` is one of the integers of the list bound to the parameter ``name``.
+
+    On PostgreSQL ``column = ANY(:name)``, the list sent as one array: the statement's text is the same whatever
+    the list's length, so psycopg prepares it once and PostgreSQL plans it once. An expanding ``IN (...)`` (the
+    usual way) writes one placeholder per id: a new text, parsed and planned again, for every length — such as
+    the names of a page's references, or the cards shown on the board. Elsewhere (SQLite) it is that ``IN``.
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is (not "... = 1" where booleans are integers)
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement), ("name", InternalTraversal.dp_string)]
+
+    def __init__(self, column: Any, name: str) -> None:
+        self.column = column
+        self.name = name
+
+
+@compiles(AmongIds)
+def _among_ids_in(element: AmongIds, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw))
+
+
+@compiles(AmongIds, "postgresql")
+def _among_ids_any(element: AmongIds, compiler: Any, **kw: Any) -> str:
+    ids = bindparam(element.name, type_=ARRAY(Integer()))
+    return str(compiler.process(element.column == any_(ids), **kw))
+
+
 def end_request_session(session: Session) -> None:
     """End a request's session that ran to completion (on error, just close it: that rolls back).
 
@@ -142,6 +176,7 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 
 __all__ = [
+    "AmongIds",
     "ConfigurationError",
     "check_connection",
     "end_request_session",

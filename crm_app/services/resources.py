@@ -39,7 +39,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from crm_app.db import is_sqlite
+from crm_app.db import AmongIds, is_sqlite
 from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
 from crm_app.models import (
     Account,
@@ -154,8 +154,7 @@ def _labels_statement(entities: tuple[str, ...], role: str, user_id: int, depart
         else:
             model: Any = rule(entity).model
             label = sql_cast(LABELS[entity](), String)
-            ids: Any = bindparam(f"{entity}_ids", expanding=True)
-            by_key = select(literal(entity), model.id, label).where(model.id.in_(ids))
+            by_key = select(literal(entity), model.id, label).where(AmongIds(model.id, f"{entity}_ids"))
             parts.append(restrict(by_key, viewer, entity, one_row=True))
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
@@ -166,8 +165,7 @@ def _labels_of(entity: str, role: str) -> Select[Any]:
     viewer = Viewer(id=0, role=role, department_id=None)
     model: Any = rule(entity).model
     label = sql_cast(LABELS[entity](), String)
-    ids: Any = bindparam(f"{entity}_ids", expanding=True)
-    return restrict(select(literal(entity), model.id, label).where(model.id.in_(ids)), viewer, entity)
+    return restrict(select(literal(entity), model.id, label).where(AmongIds(model.id, f"{entity}_ids")), viewer, entity)
 
 
 def ref_labels_plain(session: Session, entity: str, ids: set[int]) -> dict[int, str]:

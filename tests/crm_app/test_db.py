@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from crm_app.db import end_request_session, make_engine, plan_for_any_value
+from crm_app.db import AmongIds, end_request_session, make_engine, plan_for_any_value
 from crm_app.models import Account
 from tests import factories
 
@@ -95,5 +95,35 @@ def test_postgresql_plans_a_scoped_viewers_statements_once_for_the_request_only(
             assert conn.scalar(text("select current_setting('plan_cache_mode')")) == "auto"
             prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars().all()
         assert any("FROM accounts" in statement for statement in prepared), prepared
+    finally:
+        engine.dispose()
+
+
+def test_among_ids_finds_the_listed_rows_with_one_statement_text_for_any_number(db_url: str, backend: str) -> None:
+    """``AmongIds``: the rows whose key is in the list, none for an empty list; on PostgreSQL one statement text
+    whatever the list's length, so that psycopg prepares it once (an expanding IN writes a new text per length)."""
+    engine = make_engine(db_url, pool_size=1, max_overflow=0)  # every request on the same connection
+    try:
+        with Session(engine) as setup:
+            ids = [factories.account(setup, name=f"Among {i}").id for i in range(6)]
+            setup.commit()
+        statement = select(Account.name).where(AmongIds(Account.id, "ids")).order_by(Account.name)
+        texts: set[str] = set()
+
+        def remember(conn, cursor, sql, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+            texts.add(sql)
+
+        event.listen(engine, "before_cursor_execute", remember)
+        for wanted in (ids[:1], ids[1:4], ids, [], ids[::2], [ids[0], 2**31 - 1], ids[:1], ids[1:4]):
+            session = Session(engine)
+            names = list(session.scalars(statement, {"ids": wanted}))
+            assert names == sorted(f"Among {ids.index(i)}" for i in wanted if i in ids), wanted
+            end_request_session(session)
+        event.remove(engine, "before_cursor_execute", remember)
+        if backend == "postgresql":
+            assert len(texts) == 1, texts
+            with engine.connect() as conn:
+                prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars().all()
+            assert any("ANY" in p and "FROM accounts" in p for p in prepared), prepared
     finally:
         engine.dispose()

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from starlette.datastructures import FormData
 
 from crm_app import schemas as s
+from crm_app.db import AmongIds
 from crm_app.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from crm_app.models import (
     LOST_REASONS,
@@ -248,9 +249,7 @@ def _board_scoped(
     return totals, cards
 
 
-CARDS_BY_ID = select(*BOARD_CARD_COLUMNS).where(
-    Opportunity.id.in_(bindparam("ids", expanding=True)), Opportunity.deleted_at.is_(None)
-)
+CARDS_BY_ID = select(*BOARD_CARD_COLUMNS).where(AmongIds(Opportunity.id, "ids"), Opportunity.deleted_at.is_(None))
 
 
 @lru_cache(maxsize=256)
