@@ -412,7 +412,7 @@ def _mirrored_account_visible(viewer: Viewer, model: Any, key: Any, mirror: tupl
 
 def scope_on(viewer: Viewer, entity: str, rows: Any) -> ColumnElement[bool] | None:
     """The scope as a check of each row of ``rows`` — ``entity``'s class, or an alias of it over other rows of it
-    (such as a CTE of the rows a statement reads from an index) carrying its id and scope columns — against sets
+    (such as a subquery of the rows a statement reads from an index) carrying its id and scope columns — against sets
     worked out once per statement: the department's people, the visible accounts (:func:`_sets_scope_on`). None:
     ``viewer`` sees every (live) row.
 
