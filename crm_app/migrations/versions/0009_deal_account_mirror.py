@@ -40,9 +40,13 @@ depends_on: str | Sequence[str] | None = None
 BOARD_COLUMNS = ["stage_id", "deleted_at", "closed_date", "amount", "owner_id", "department_id", "account_id"]
 MIRROR = ["account_owner_id", "account_department_id"]
 
-# the live account's owner and department, for the deal row ``deal`` (a table name or NEW)
-_OWNER = "(SELECT a.owner_id FROM accounts a WHERE a.id = {deal}.account_id AND a.deleted_at IS NULL)"
-_DEPARTMENT = "(SELECT a.department_id FROM accounts a WHERE a.id = {deal}.account_id AND a.deleted_at IS NULL)"
+# the live account's owner and department, for the deal row ``deal`` (a table name or NEW); none when it is deleted
+_LIVE_ACCOUNT = "FROM accounts a WHERE a.id = {deal}.account_id AND a.deleted_at IS NULL"
+# both mirror columns from one look-up of the account (SQLite and PostgreSQL both take a row value here)
+_SET_MIRROR = (
+    "UPDATE opportunities SET (account_owner_id, account_department_id) = "
+    "(SELECT a.owner_id, a.department_id {live}) WHERE {where}"
+)
 # an account change that changes what its deals mirror
 _ACCOUNT_CHANGED = (
     "OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.department_id IS DISTINCT FROM NEW.department_id "
@@ -57,8 +61,9 @@ _TO_DEALS = (
 POSTGRESQL_UP = [
     f"""CREATE FUNCTION opportunities_mirror_account() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.account_owner_id := {_OWNER.format(deal="NEW")};
-    NEW.account_department_id := {_DEPARTMENT.format(deal="NEW")};
+    -- no live account: both NULL (SELECT INTO without STRICT)
+    SELECT a.owner_id, a.department_id INTO NEW.account_owner_id, NEW.account_department_id
+    {_LIVE_ACCOUNT.format(deal="NEW")};
     RETURN NEW;
 END $$""",
     "CREATE TRIGGER opportunities_mirror_account BEFORE INSERT OR UPDATE OF account_id ON opportunities "
@@ -79,10 +84,7 @@ POSTGRESQL_DOWN = [
 ]
 
 # SQLite's triggers cannot set NEW: the inserted or moved deal is updated after the fact
-_SQLITE_SET_DEAL = (
-    f"UPDATE opportunities SET account_owner_id = {_OWNER.format(deal='NEW')}, "
-    f"account_department_id = {_DEPARTMENT.format(deal='NEW')} WHERE id = NEW.id"
-)
+_SQLITE_SET_DEAL = _SET_MIRROR.format(live=_LIVE_ACCOUNT.format(deal="NEW"), where="id = NEW.id")
 SQLITE_UP = [
     f"CREATE TRIGGER opportunities_mirror_account_insert AFTER INSERT ON opportunities BEGIN {_SQLITE_SET_DEAL}; END",
     "CREATE TRIGGER opportunities_mirror_account_update AFTER UPDATE OF account_id ON opportunities "
@@ -104,10 +106,7 @@ def _postgresql() -> bool:
 def upgrade() -> None:
     for column in MIRROR:
         op.add_column("opportunities", sa.Column(column, sa.Integer(), nullable=True))
-    op.execute(
-        f"UPDATE opportunities SET account_owner_id = {_OWNER.format(deal='opportunities')}, "
-        f"account_department_id = {_DEPARTMENT.format(deal='opportunities')}"
-    )
+    op.execute(_SET_MIRROR.format(live=_LIVE_ACCOUNT.format(deal="opportunities"), where="TRUE"))
     for statement in POSTGRESQL_UP if _postgresql() else SQLITE_UP:
         op.execute(statement)
     op.drop_index("ix_opportunities_board", table_name="opportunities")
