@@ -210,7 +210,7 @@ def _one_statement(parts: dict[str, Any]) -> Statements360:
     slot's type, so that every member of the union agrees on each column's type (PostgreSQL resolves a bare NULL
     as text)."""
     subqueries = {name: part.subquery(name) for name, part in parts.items()}
-    slots = [(name, column) for name, sub in subqueries.items() for column in sub.c if column.key != "position"]
+    slots = [(name, column) for name, sub in subqueries.items() for column in _shown(sub)]
     members = []
     sections = []
     for number, (name, sub) in enumerate(subqueries.items()):
@@ -245,6 +245,7 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
         position = func.row_number().over(order_by=order_by).label("position")
         return on(entity, select(*columns, position)).order_by(position).limit(limit)
 
+    newest_deals = Opportunity.created_at.desc()
     stage_name = (
         select(PipelineStage.name).where(PipelineStage.id == Opportunity.stage_id).scalar_subquery().label("stage_name")
     )
@@ -260,7 +261,7 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
             Opportunity.amount,
             Opportunity.owner_id,
         ),
-        Opportunity.created_at.desc(),
+        newest_deals,
     )
     paid = (
         select(func.sum(Payment.amount))
@@ -295,9 +296,8 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
         PaymentPlan.due_date.desc(),
         PaymentPlan.id.desc(),
     ).subquery()
-    shown_opportunities = (
-        on("opportunities", select(Opportunity.id)).order_by(Opportunity.created_at.desc()).limit(limit)
-    )
+    # the timeline's stage changes are those of the deals the section shows
+    shown_opportunities = on("opportunities", select(Opportunity.id)).order_by(newest_deals).limit(limit)
     return _one_statement(
         dict(
             contacts=section(
@@ -338,7 +338,7 @@ def _statements_360(seen: frozenset[str], limit: int) -> Statements360:
 
 
 def _shown(part: Any) -> list[Any]:
-    """A section's columns without its position (see :func:`_in_order`)."""
+    """A section's columns without the position it is ordered by (see :func:`_statements_360`, :func:`_in_order`)."""
     return [column for column in part.c if column.key != "position"]
 
 

@@ -76,7 +76,6 @@ from crm_app.services.visibility import (
     require_write,
     restrict,
     rule,
-    scope_clause,
 )
 
 MAX_PAGE_SIZE = 200
@@ -143,29 +142,16 @@ def ref_labels(session: Session, viewer: Viewer, wanted: Mapping[str, set[int]])
 @lru_cache(maxsize=4096)
 def _labels_statement(entities: tuple[str, ...], role: str, user_id: int, department_tree: tuple[int, ...]) -> Any:
     """The names of the records of ``entities`` by id (the parameters ``<entity>_ids``) that the person may see,
-    built once per person and set of entities (building a statement and its cache key costs more than running
-    it): for an entity they read whole, the same select as everyone of the role; otherwise each row's own scope
-    (``one_row``)."""
+    each row checked on its own (``one_row``; nothing but "live" for an entity the role reads whole), built once
+    per person and set of entities: building a statement and its cache key costs more than running it."""
     viewer = Viewer(id=user_id, role=role, department_id=None, department_tree=department_tree)
     parts = []
     for entity in entities:
-        if scope_clause(viewer, entity) is None:
-            parts.append(_labels_of(entity, role))
-        else:
-            model: Any = rule(entity).model
-            label = sql_cast(LABELS[entity](), String)
-            by_key = select(literal(entity), model.id, label).where(AmongIds(model.id, f"{entity}_ids"))
-            parts.append(restrict(by_key, viewer, entity, one_row=True))
+        model: Any = rule(entity).model
+        label = sql_cast(LABELS[entity](), String)
+        by_key = select(literal(entity), model.id, label).where(AmongIds(model.id, f"{entity}_ids"))
+        parts.append(restrict(by_key, viewer, entity, one_row=True))
     return parts[0] if len(parts) == 1 else union_all(*parts)
-
-
-@cache
-def _labels_of(entity: str, role: str) -> Select[Any]:
-    """The names of ``entity`` records by id for a role that reads every row of it (built once)."""
-    viewer = Viewer(id=0, role=role, department_id=None)
-    model: Any = rule(entity).model
-    label = sql_cast(LABELS[entity](), String)
-    return restrict(select(literal(entity), model.id, label).where(AmongIds(model.id, f"{entity}_ids")), viewer, entity)
 
 
 def ref_labels_plain(session: Session, entity: str, ids: set[int]) -> dict[int, str]:
@@ -351,8 +337,7 @@ def prefix_conditions(model: Any, columns: tuple[str, ...], q: str) -> list[Colu
     A column with an index on ``lower(column)`` matches whatever the case (one range on that index) and is an
     alternative of its own. The other columns match ``q`` as typed, in lower, upper or capitalised case (one
     range per spelling on their plain index) and together make one alternative. The bounds are bound parameters
-    (:func:`prefix_values`), so that a statement built once serves every word of the same shape
-    (:func:`search_shape`).
+    (:func:`prefix_values`), so that a statement built once serves every word whose bounds have the same names.
     """
     lowered = _lowered(model, columns, q)
     values = prefix_values(model, columns, q)
@@ -366,12 +351,6 @@ def prefix_conditions(model: Any, columns: tuple[str, ...], q: str) -> list[Colu
     if plain:
         conditions.append(or_(*plain))
     return conditions
-
-
-def search_shape(model: Any, columns: tuple[str, ...], q: str) -> tuple[Any, ...]:
-    """What the statements of a "starts with ``q``" search look like besides their values: which columns match
-    on their lowered index, and how many spellings the plain ones try."""
-    return (_lowered(model, columns, q), len(prefix_variants(q)))
 
 
 def disjoint(conditions: Sequence[ColumnElement[bool]]) -> list[ColumnElement[bool]]:
@@ -592,17 +571,15 @@ def _listing(
     a "starts with" search, the count of each — and their cache key cost more CPU than the database spends
     answering them (a manager's account search: ~3 ms of ~14 per page on SQLite). Every value that varies between
     requests (the search's bounds or pattern, filter values, paging) is a bound parameter, so the statements are
-    kept per shape of request: resource, person, whether and how it searches, which filters, the sort, the
-    columns, the backend.
+    kept per shape of request: resource, person, whether and how it searches (the names of its values), which
+    filters, the sort, the columns, the backend.
     """
     model = resource.model
     q = (params.q or "").strip()
     sqlite = is_sqlite(session)
     values: dict[str, Any] = {}
-    shape: tuple[Any, ...] = ()
     if q and params.prefix and resource.prefix_search:
         values.update(prefix_values(model, resource.prefix_search, q))
-        shape = search_shape(model, resource.prefix_search, q)
     elif q and resource.search:
         values["q_contains"] = f"%{_escape_like(q)}%"
     mine = []
@@ -619,8 +596,9 @@ def _listing(
         viewer.department_tree,
         bool(params.q),
         params.prefix,
-        shape,
-        tuple(sorted(k for k in values if k.startswith("filter_"))),
+        # the names of the values say the rest of the shape: whether the lowered columns take part, how many
+        # spellings the plain ones try, "contains", which filters
+        tuple(sorted(values)),
         tuple(mine),
         effective_sort(resource, params.sort),
         names,
