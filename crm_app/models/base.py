@@ -28,9 +28,23 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+class Choice(Enum):
+    """:class:`~sqlalchemy.Enum` of plain strings whose values are read back as the database returns them.
+
+    Enum maps each value read to its declared value by a look-up, which for strings is the value itself: two
+    Python calls for every such column of every row a page reads (~170 on an account 360). The CHECK constraint
+    already admits only the declared values; what is written is still validated (``validate_strings``).
+    """
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> None:
+        return None
+
+
 def choice(name: str, *values: str) -> Enum:
     """A string column restricted to ``values`` by a named CHECK constraint (portable, no native enum)."""
-    return Enum(
+    return Choice(
         *values,
         name=name,
         native_enum=False,
