@@ -6,9 +6,10 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 from crm_app.models import Base
+from crm_app.models.derived import DERIVED_METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = [Base.metadata, DERIVED_METADATA]
 
 
 def run_migrations_offline() -> None:

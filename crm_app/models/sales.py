@@ -70,7 +70,7 @@ class Opportunity(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
     name: Mapped[str] = mapped_column(String(200))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))  # indexed below, with deleted_at
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
-    stage_id: Mapped[int] = mapped_column(ForeignKey("pipeline_stages.id"), index=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("pipeline_stages.id"))  # indexed below, with id
     status: Mapped[str] = mapped_column(choice("opportunity_status", *OPPORTUNITY_STATUSES), default="open")
     amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
     probability: Mapped[Decimal] = mapped_column(PROBABILITY)
@@ -116,6 +116,22 @@ Index(
     Opportunity.account_owner_id,
     Opportunity.account_department_id,
     postgresql_include=["id"],
+)
+# A column's newest cards: its stage's deals newest first, one range read backwards, and on PostgreSQL checked
+# against a manager's scope from the index alone (migration 0010; SQLite has every column a look-up away).
+Index(
+    "ix_opportunities_stage_id_id",
+    Opportunity.stage_id,
+    Opportunity.id,
+    postgresql_include=[
+        "account_id",
+        "deleted_at",
+        "closed_date",
+        "owner_id",
+        "department_id",
+        "account_owner_id",
+        "account_department_id",
+    ],
 )
 # A person's live deals, and the live deals on an account — the parts of what a sales rep sees
 # (crm_app.services.visibility) — read from the index alone (migration 0006, as the accounts' owner index).

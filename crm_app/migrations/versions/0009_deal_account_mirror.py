@@ -18,7 +18,7 @@ costly one: ~27,700 ids gathered from two index ranges for every request, then e
 
 100k customers, the demo's manager, the board's statement timed in the app (the same data and machine, whose
 benchmarks/machine.py calibration loop takes ~200 ms): SQLite 31.9 -> 12.0 ms, PostgreSQL 24.7 -> 9.0 ms (with
-the two ranges no longer materialised first, see ``crm_app.web.pages.sales._broad_statement``).
+the two ranges no longer materialised first; migration 0010 then moved the board to kept totals).
 
 Revision ID: 0009
 Revises: 0008

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -11,23 +12,38 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from markupsafe import Markup, escape
-from sqlalchemy import ColumnElement, Date, Integer, and_, bindparam, func, or_, select, union_all
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    and_,
+    bindparam,
+    false,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from crm_app import schemas as s
-from crm_app.db import AmongIds
 from crm_app.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from crm_app.models import (
     LOST_REASONS,
     Account,
+    AccountShare,
     Competitor,
     DocumentTemplate,
     Opportunity,
     Order,
     PipelineStage,
     Quote,
+    User,
 )
+from crm_app.models.derived import opportunity_board_totals
 from crm_app.models.sales import ORDER_CHANNELS, ORDER_STATUSES, PAYMENT_METHODS
 from crm_app.services import ledger, opportunities, orders
 from crm_app.services import resources as res
@@ -139,41 +155,66 @@ def _cards_html(cards: list[Any], stage_id: int, labels: dict[int, str], movable
     whose page has the "move to another stage" form (a form on every card doubled the page's size)."""
     if not cards:
         return Markup("")
-    # what every card of the column shares; amounts and dates are digits and ASCII words: nothing to escape
-    drag = 'draggable="true"' if movable else ""
-    head = f'\n    <div class="deal" {drag} data-stage="{stage_id}"'
-    parts = []
-    for card in cards:
-        close = date(card.expected_close_date) if card.expected_close_date else ""
-        parts.append(
-            f'{head} data-id="{card.id}" data-version="{card.version}">'
-            f'\n      <a class="deal-name" href="/opportunities/{card.id}">{escape(card.name)}</a>'
-            f'\n      <div class="deal-meta"><span>{escape(labels.get(card.account_id, ""))}</span></div>'
-            f'\n      <div class="deal-meta"><span class="deal-amount">{money(card.amount)}</span>'
-            f"<span>{close}</span></div>\n    </div>\n    "
+    return Markup(
+        "".join(
+            _card_html(
+                card.id,
+                card.version,
+                card.name,
+                labels.get(card.account_id, ""),
+                card.amount,
+                card.expected_close_date,
+                stage_id,
+                movable,
+            )
+            for card in cards
         )
-    return Markup("".join(parts))
+    )
+
+
+@lru_cache(maxsize=8192)
+def _card_html(
+    deal_id: int, version: int, name: str, label: str, amount: Any, close: Any, stage_id: int, movable: bool
+) -> str:
+    """One card, kept once written: a card is a function of what it shows (and the deal's version, which any
+    change to the deal moves on), and the boards of a team show the same newest cards request after request.
+    Amounts and dates are digits and ASCII words: nothing to escape."""
+    drag = 'draggable="true"' if movable else ""
+    return (
+        f'\n    <div class="deal" {drag} data-stage="{stage_id}" data-id="{deal_id}" data-version="{version}">'
+        f'\n      <a class="deal-name" href="/opportunities/{deal_id}">{escape(name)}</a>'
+        f'\n      <div class="deal-meta"><span>{escape(label)}</span></div>'
+        f'\n      <div class="deal-meta"><span class="deal-amount">{money(amount)}</span>'
+        f"<span>{date(close) if close else ''}</span></div>\n    </div>\n    "
+    )
 
 
 def _on_board(stage_id: int, closed: bool, recent: Any) -> ColumnElement[bool]:
     """The deals a column shows: every live deal of an open stage; of a closed one, those closed recently."""
-    if closed:
-        return and_(Opportunity.stage_id == stage_id, Opportunity.closed_date >= recent)
-    return Opportunity.stage_id == stage_id
+    stage = _among_stages(Opportunity.stage_id, [stage_id])
+    return and_(stage, Opportunity.closed_date >= recent) if closed else stage
+
+
+def _among_stages(column: Any, stage_ids: list[int]) -> ColumnElement[bool]:
+    """``column`` is one of ``stage_ids``, written into the statement (statements are kept per pipeline): a plan
+    made for any value (a manager's) then still reads each stage along its own index range."""
+    stages = [literal_column(str(int(stage_id)), Integer()) for stage_id in stage_ids]
+    return column == stages[0] if len(stages) == 1 else column.in_(stages)
 
 
 def _board_everyone(
     session: Session, viewer: Viewer, stages: list[PipelineStage], recent: dt.date, owner: int | None
 ) -> tuple[BoardTotals, BoardCards]:
-    """For viewers who see every deal: the totals from the board index alone (open stages, then closed ones
-    within the recent range), the newest cards of each column by their own index range — one statement each.
-    """
+    """For viewers who see every deal: the columns' counts and amounts from the totals the database keeps
+    (:func:`_totals_parts`; one person's deals, when the board shows one, from the board index), the newest
+    cards of each column by their own index range — one statement each."""
     if not stages:
         return {}, {}
     shape = tuple((st.id, st.is_closed) for st in stages)
     sums, newest = _everyone_statements(viewer.role, shape, owner is not None)
     params: dict[str, Any] = {"recent": recent, "owner": owner} if owner else {"recent": recent}
-    totals: BoardTotals = {int(row[0]): (int(row[1]), Decimal(row[2] or 0)) for row in session.execute(sums, params)}
+    rows = session.execute(sums, params)
+    totals = _totals(rows) if owner is None else {int(r[0]): (int(r[1]), Decimal(r[2] or 0)) for r in rows}
     cards: BoardCards = {}
     if totals:
         for row in session.execute(newest, params):
@@ -195,22 +236,38 @@ def _everyone_statements(role: str, shape: tuple[tuple[int, bool], ...], by_owne
         .scalar_subquery()
         .label("account_name")
     )
-    recent = bindparam("recent", type_=Date())
 
     def scoped(query: Any) -> Any:
         query = restrict(query, viewer, "opportunities")
         return query.where(Opportunity.owner_id == bindparam("owner", type_=Integer())) if by_owner else query
 
+    sums = union_all(*(_index_sums(shape, scoped) if by_owner else _totals_parts(shape, None)))
+    return sums, _newest_cards(shape, (*BOARD_CARD_COLUMNS, account_name), scoped)
+
+
+def _index_sums(shape: tuple[tuple[int, bool], ...], scoped: Callable[[Any], Any]) -> list[Any]:
+    """Each column's count and amount of the deals ``scoped`` keeps, summed from the board index: the selects of
+    the open stages and of the closed ones within the recent range, for a UNION ALL."""
     open_ids = [stage_id for stage_id, closed in shape if not closed]
     closed_ids = [stage_id for stage_id, closed in shape if closed]
     sums = select(Opportunity.stage_id, func.count(), func.sum(Opportunity.amount)).group_by(Opportunity.stage_id)
+    recent = bindparam("recent", type_=Date())
     parts = []
     if open_ids:
-        parts.append(scoped(sums.where(Opportunity.stage_id.in_(open_ids))))
+        parts.append(scoped(sums.where(_among_stages(Opportunity.stage_id, open_ids))))
     if closed_ids:
-        parts.append(scoped(sums.where(Opportunity.stage_id.in_(closed_ids), Opportunity.closed_date >= recent)))
+        parts.append(
+            scoped(sums.where(_among_stages(Opportunity.stage_id, closed_ids), Opportunity.closed_date >= recent))
+        )
+    return parts
+
+
+def _newest_cards(shape: tuple[tuple[int, bool], ...], columns: tuple[Any, ...], scoped: Callable[[Any], Any]) -> Any:
+    """The newest cards of each column among the deals ``scoped`` keeps, each column read newest first along the
+    index on ``(stage_id, id)`` (migration 0010) until it has its cards."""
+    recent = bindparam("recent", type_=Date())
     newest = [
-        scoped(select(*BOARD_CARD_COLUMNS, account_name).where(_on_board(stage_id, closed, recent)))
+        scoped(select(*columns).where(_on_board(stage_id, closed, recent)))
         .order_by(Opportunity.id.desc())
         .limit(BOARD_CARDS)
         .subquery()
@@ -219,119 +276,146 @@ def _everyone_statements(role: str, shape: tuple[tuple[int, bool], ...], by_owne
     # each column's LIMIT inside its own subquery (SQLite refuses LIMIT on a bare UNION member); the union
     # ordered again as a whole: SQL keeps no member's order by itself
     cards = union_all(*(select(*sub.c) for sub in newest))
-    return union_all(*parts), cards.order_by(cards.selected_columns.stage_id, cards.selected_columns.id.desc())
+    return cards.order_by(cards.selected_columns.stage_id, cards.selected_columns.id.desc())
+
+
+def _totals_parts(shape: tuple[tuple[int, bool], ...], tree: tuple[int, ...] | None) -> list[Any]:
+    """Each column's count and amount in cents, from the totals the database keeps per stage, closing day and the
+    four departments a deal is seen through (``opportunity_board_totals``, migration 0010): every live deal for a
+    viewer who sees them all (``tree`` None), else those whose departments meet ``tree`` (a manager's). Open
+    stages, then closed ones since the recent date: each a range of the table's key, a select for a UNION ALL."""
+    totals = opportunity_board_totals.c
+    open_ids = [stage_id for stage_id, closed in shape if not closed]
+    closed_ids = [stage_id for stage_id, closed in shape if closed]
+    sums = select(totals.stage_id, func.sum(totals.deals), func.sum(totals.cents)).group_by(totals.stage_id)
+    if tree is not None:
+        sums = sums.where(
+            or_(
+                totals.owner_department_id.in_(tree),
+                totals.department_id.in_(tree),
+                totals.account_owner_department_id.in_(tree),
+                totals.account_department_id.in_(tree),
+            )
+        )
+    parts = []
+    if open_ids:
+        parts.append(sums.where(_among_stages(totals.stage_id, open_ids)))
+    if closed_ids:
+        recent = bindparam("recent", type_=Date())
+        parts.append(sums.where(_among_stages(totals.stage_id, closed_ids), totals.closed_on >= recent))
+    return parts
+
+
+def _totals(rows: Any) -> BoardTotals:
+    """Rows of (stage, deals, cents) as the columns' counts and amounts (stages may come more than once)."""
+    totals: BoardTotals = {}
+    for stage_id, deals, cents in rows:
+        count, amount = totals.get(stage_id, (0, Decimal(0)))
+        totals[stage_id] = (count + int(deals), amount + Decimal(int(cents)).scaleb(-2))
+    return {stage_id: total for stage_id, total in totals.items() if total[0]}
 
 
 def _board_scoped(
     session: Session, viewer: Viewer, stages: list[PipelineStage], recent: dt.date, owner: int | None
 ) -> tuple[BoardTotals, BoardCards]:
-    """For viewers limited to their scope: one pass over the deals they may see gives every column's count,
-    amount and newest cards (window functions), so the scope is worked out once rather than per column. A rep's
-    few hundred deals are gathered first (:func:`_scoped_statement`); a manager's department, thousands of deals,
-    is checked deal by deal over the board instead (:func:`_broad_statement`)."""
+    """For viewers limited to their scope. A rep's few hundred deals: one pass over them gives every column's
+    count, amount and newest cards (:func:`_scoped_statement`). A manager's department tree, thousands of deals:
+    the counts and amounts from the totals the database keeps (:func:`_department_statements`), the newest cards
+    of each column read newest first and checked one by one."""
     if not stages:
         return {}, {}
     shape = tuple((st.id, st.is_closed) for st in stages)
     person = (viewer.id, viewer.role, viewer.department_id, viewer.department_tree)
     params: dict[str, Any] = {"recent": recent, "owner": owner} if owner else {"recent": recent}
-    broad = sees_broadly(viewer)
-    statement = _broad_statement if broad else _scoped_statement
-    rows = list(session.execute(statement(person, shape, owner is not None), params))
-    if broad:  # the board's deals came from the index: the cards' own columns for the ~140 shown
-        found = {card.id: card for card in session.execute(CARDS_BY_ID, {"ids": [row.id for row in rows]})}
-    totals: BoardTotals = {}
-    cards: BoardCards = {}
-    for row in rows:
+    if sees_broadly(viewer) and owner is None:
+        sums, newest = _department_statements(person, shape)
+        totals = _totals(session.execute(sums, params))
+        cards: BoardCards = {}
+        if totals:
+            for card in session.execute(newest, params):
+                cards.setdefault(card.stage_id, []).append(card)
+        return totals, cards
+    totals = {}
+    cards = {}
+    for row in session.execute(_scoped_statement(person, shape, owner is not None), params):
         totals[row.stage_id] = (int(row.stage_count), Decimal(row.stage_amount or 0))
-        card = found.get(row.id) if broad else row
-        if card is not None:  # (None: deleted between the two statements)
-            cards.setdefault(row.stage_id, []).append(card)
+        cards.setdefault(row.stage_id, []).append(row)
     return totals, cards
 
 
-CARDS_BY_ID = select(*BOARD_CARD_COLUMNS).where(AmongIds(Opportunity.id, "ids"), Opportunity.deleted_at.is_(None))
+@lru_cache(maxsize=256)
+def _department_statements(
+    person: tuple[int, str, int | None, tuple[int, ...]], shape: tuple[tuple[int, bool], ...]
+) -> tuple[Any, Any]:
+    """The board's two statements for a viewer who sees a department tree (:func:`sees_broadly`), built once per
+    person and pipeline shape.
+
+    Such a viewer sees a deal through any of four departments in their tree — its owner's, its own, its account
+    owner's, its account's — or through its account shared with them (crm_app.services.visibility). The sums:
+    the kept totals of the deals seen through a department (:func:`_totals_parts`), and those of the deals
+    seen only through a share, read from the deals (a person's shares are few). The cards: each column's deals
+    newest first, checked against the viewer's scope (:func:`scope_on`) until the column has its cards."""
+    viewer = Viewer(id=person[0], role=person[1], department_id=person[2], department_tree=person[3])
+    tree = viewer.department_tree
+    scope = _checked_scope(viewer)
+    assert tree, person
+    people = select(User.id).where(User.department_id.in_(tree))
+    through_departments = or_(
+        Opportunity.owner_id.in_(people),
+        Opportunity.department_id.in_(tree),
+        Opportunity.account_owner_id.in_(people),
+        Opportunity.account_department_id.in_(tree),
+    )
+    shared = select(Account.id).where(
+        Account.id.in_(select(AccountShare.account_id).where(AccountShare.user_id == viewer.id)),
+        Account.deleted_at.is_(None),
+    )
+    live = Opportunity.deleted_at.is_(None)
+    # NULL where a department is unknown: such a deal is not seen through it
+    only_shared = and_(live, Opportunity.account_id.in_(shared), not_(func.coalesce(through_departments, false())))
+
+    def shared_cents(query: Any) -> Any:
+        return query.with_only_columns(
+            Opportunity.stage_id, func.count(), func.coalesce(func.sum(func.round(Opportunity.amount * 100)), 0)
+        ).where(only_shared)
+
+    sums = union_all(*_totals_parts(shape, tree), *_index_sums(shape, shared_cents))
+    return sums, _newest_cards(shape, BOARD_CARD_COLUMNS, lambda query: query.where(live, scope))
 
 
 @lru_cache(maxsize=256)
 def _scoped_statement(
     person: tuple[int, str, int | None, tuple[int, ...]], shape: tuple[tuple[int, bool], ...], by_owner: bool
 ) -> Any:
-    """The scoped board's statement for a viewer who sees few deals (a rep), built once per person and pipeline
-    shape (the date and owner are parameters): building it costs more than running it."""
+    """The scoped board's statement for a viewer whose deals on it are a few hundred — a rep's, or the deals of the
+    one person a manager's board shows — built once per person and pipeline shape (the date and owner are
+    parameters): building it costs more than running it. Gives every column's count and amount and its newest
+    cards, in one pass over those deals."""
     viewer = Viewer(id=person[0], role=person[1], department_id=person[2], department_tree=person[3])
     stage = Opportunity.stage_id
     recent = bindparam("recent", type_=Date())
-    ranked = restrict(
-        select(
-            *BOARD_CARD_COLUMNS,
-            func.count().over(partition_by=stage).label("stage_count"),
-            func.sum(Opportunity.amount).over(partition_by=stage).label("stage_amount"),
-            func.row_number().over(partition_by=stage, order_by=Opportunity.id.desc()).label("position"),
-        ).where(or_(*(_on_board(stage_id, closed, recent) for stage_id, closed in shape))),
-        viewer,
-        "opportunities",
-    )
+    ranked = select(
+        *BOARD_CARD_COLUMNS,
+        func.count().over(partition_by=stage).label("stage_count"),
+        func.sum(Opportunity.amount).over(partition_by=stage).label("stage_amount"),
+        func.row_number().over(partition_by=stage, order_by=Opportunity.id.desc()).label("position"),
+    ).where(or_(*(_on_board(stage_id, closed, recent) for stage_id, closed in shape)))
     if by_owner:
         ranked = ranked.where(Opportunity.owner_id == bindparam("owner", type_=Integer()))
+    if by_owner and sees_broadly(viewer):
+        # the person's deals along their owner's index, each checked against the department's sets, rather than
+        # gathering the thousands of deals the department sees first
+        ranked = ranked.where(Opportunity.deleted_at.is_(None), _checked_scope(viewer))
+    else:
+        ranked = restrict(ranked, viewer, "opportunities")
     inner = ranked.subquery()
     return select(inner).where(inner.c.position <= BOARD_CARDS).order_by(inner.c.stage_id, inner.c.position)
 
 
-BOARD_SCOPE_COLUMNS = (
-    Opportunity.id,
-    Opportunity.stage_id,
-    Opportunity.amount,
-    Opportunity.owner_id,
-    Opportunity.department_id,
-    Opportunity.account_id,
-    Opportunity.account_owner_id,
-    Opportunity.account_department_id,
-)
-
-
-@lru_cache(maxsize=256)
-def _broad_statement(
-    person: tuple[int, str, int | None, tuple[int, ...]], shape: tuple[tuple[int, bool], ...], by_owner: bool
-) -> Any:
-    """The board's statement for a viewer who sees a department tree (:func:`sees_broadly`): every deal on the
-    board (~15,000 of 87,000 in the demo data for 100k customers) read from the board index alone, in two ranges
-    (open stages; closed stages since the recent date), each checked against the viewer's sets — their
-    department's people and departments, the accounts they see by the owner and department each deal mirrors of
-    its account (migration 0009) — worked out once (:func:`scope_on`). Gathering the ~11,000 deals a manager sees
-    first, as :func:`_scoped_statement` does, reached most of them three times over (by owner, by department, by
-    account) and cost several times more. The shown cards' other columns are read by id afterwards
-    (``CARDS_BY_ID``): copying every deal's name cost SQLite 4x more. The ranges are a plain subquery, checked
-    as they are read: materialising them first (a CTE) cost both databases ~1.7x more, now that the sets are small.
-    Gives each shown card's id, stage, its column's count and amount, and its position in the column."""
-    viewer = Viewer(id=person[0], role=person[1], department_id=person[2], department_tree=person[3])
-    recent = bindparam("recent", type_=Date())
-    live = Opportunity.deleted_at.is_(None)
-    open_ids = [stage_id for stage_id, closed in shape if not closed]
-    closed_ids = [stage_id for stage_id, closed in shape if closed]
-    ranges = [select(*BOARD_SCOPE_COLUMNS).where(Opportunity.stage_id.in_(open_ids), live)]
-    if closed_ids:
-        ranges.append(
-            select(*BOARD_SCOPE_COLUMNS).where(
-                Opportunity.stage_id.in_(closed_ids), live, Opportunity.closed_date >= recent
-            )
-        )
-    board = union_all(*ranges).subquery("board")
-    deal: Any = aliased(Opportunity, board)
-    stage = deal.stage_id
-    ranked = select(
-        deal.id,
-        stage,
-        func.count().over(partition_by=stage).label("stage_count"),
-        func.sum(deal.amount).over(partition_by=stage).label("stage_amount"),
-        func.row_number().over(partition_by=stage, order_by=deal.id.desc()).label("position"),
-    )
-    scope = scope_on(viewer, "opportunities", deal)
-    if scope is not None:
-        ranked = ranked.where(scope)
-    if by_owner:
-        ranked = ranked.where(deal.owner_id == bindparam("owner", type_=Integer()))
-    inner = ranked.subquery()
-    return select(inner).where(inner.c.position <= BOARD_CARDS).order_by(inner.c.stage_id, inner.c.position)
+def _checked_scope(viewer: Viewer) -> ColumnElement[bool]:
+    scope = scope_on(viewer, "opportunities", Opportunity)
+    assert scope is not None, viewer
+    return scope
 
 
 def can_read_opps(viewer: Viewer) -> bool:
