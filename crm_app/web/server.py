@@ -23,7 +23,7 @@ from crm_app.errors import ConflictError, NotFoundError, PermissionDeniedError, 
 from crm_app.settings import Settings, get_settings
 from crm_app.web.auth import AddressLimiter
 from crm_app.web.csrf import CsrfMiddleware
-from crm_app.web.deps import LoginRequired
+from crm_app.web.deps import LoginRequired, in_one_thread
 from crm_app.web.lanes import request_lanes
 from crm_app.web.rendering import STATIC_DIR, render, templates
 
@@ -137,13 +137,14 @@ def add_page_routes(app: FastAPI, router: APIRouter) -> None:
     ``include_router``: FastAPI (0.137 and later) keeps an included router as a node that every request walks
     again (each router's candidates, their versions, their scope keys) — ~1.5 ms of a page request's CPU before
     its handler ran, measured with py-spy on the account list. A route of the app's own router is matched by its
-    path alone. Page routes carry no prefix, tags or router dependencies, so nothing else is lost."""
+    path alone. Page routes carry no prefix, tags or router dependencies, so nothing else is lost. Each handler
+    opens its session and signs its user in within its own worker thread (:func:`in_one_thread`)."""
     for route in router.routes:
         if not isinstance(route, APIRoute):
             raise TypeError(f"not a page route: {route!r}")
         app.router.add_api_route(
             route.path,
-            route.endpoint,
+            in_one_thread(route.endpoint),
             methods=sorted(route.methods or ()),
             response_class=route.response_class,
             response_model=route.response_model,
