@@ -53,7 +53,26 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    _keep_long_statements_converted()
     return create_engine(url, **kwargs)
+
+
+# What psycopg keeps of a statement's conversion (its ``%(name)s`` placeholders into PostgreSQL's ``$n``): by
+# default only for texts up to 4 kB with up to 50 parameters, against ORMs' ever-changing bulk INSERTs. The app's
+# busiest statements are longer and built once (an account 360's sections, a manager's scoped search: 8-20 kB,
+# dozens of parameters), so each request converted them again, a regular-expression pass over the whole text
+# (~4 % of an account 360's CPU, measured with py-spy). Still a bounded cache (psycopg keeps the last 128).
+STATEMENT_TEXT_KEPT = 64 * 1024
+STATEMENT_PARAMETERS_KEPT = 1000
+
+
+def _keep_long_statements_converted() -> None:
+    from psycopg import _queries
+
+    if getattr(_queries, "MAX_CACHED_STATEMENT_LENGTH", STATEMENT_TEXT_KEPT) < STATEMENT_TEXT_KEPT:
+        _queries.MAX_CACHED_STATEMENT_LENGTH = STATEMENT_TEXT_KEPT
+    if getattr(_queries, "MAX_CACHED_STATEMENT_PARAMS", STATEMENT_PARAMETERS_KEPT) < STATEMENT_PARAMETERS_KEPT:
+        _queries.MAX_CACHED_STATEMENT_PARAMS = STATEMENT_PARAMETERS_KEPT
 
 
 def is_sqlite(engine_or_session: Engine | Session) -> bool:
