@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Engine, Integer, any_, bindparam, create_engine, event
+from sqlalchemy import Boolean, Engine, Integer, any_, bindparam, case, create_engine, event, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -117,6 +117,17 @@ def _mark_statement(state: Any) -> None:
         state.session.info[_WROTE] = True
 
 
+PLAN_FOR_ANY_VALUE = "select set_config('plan_cache_mode', 'force_generic_plan', true)"
+
+
+def planned_for_any_value_when(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+    """A column that does :func:`plan_for_any_value` (PostgreSQL only) as its statement reads a row for which
+    ``condition`` holds, and leaves the setting as it is otherwise: a statement that reads what tells whether the
+    request needs it (the signed-in user's role) so does it without a round trip of its own."""
+    setting = case((condition, "force_generic_plan"), else_=func.current_setting("plan_cache_mode"))
+    return func.set_config("plan_cache_mode", setting, True)
+
+
 def plan_for_any_value(session: Session) -> None:
     """Until the end of ``session``'s transaction, have PostgreSQL run its prepared statements (those psycopg
     prepares once a connection has run them 5 times) with one plan made for any parameter values, instead of
@@ -131,7 +142,7 @@ def plan_for_any_value(session: Session) -> None:
     (see :func:`end_request_session`) and may itself be prepared.
     """
     if not is_sqlite(session):
-        session.connection().exec_driver_sql("select set_config('plan_cache_mode', 'force_generic_plan', true)")
+        session.connection().exec_driver_sql(PLAN_FOR_ANY_VALUE)
 
 
 class AmongIds(ColumnElement[bool]):

@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.orm import Session
 
-from crm_app.db import end_request_session, plan_for_any_value
+from crm_app.db import end_request_session, is_sqlite, planned_for_any_value_when
 from crm_app.models import User
 from crm_app.services.visibility import SCOPED, Viewer, viewer_for
 
@@ -39,15 +39,22 @@ def password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
-# the signed-in user, by a statement built once (``Session.get`` builds one on every call, for every request)
+# the signed-in user, by a statement built once (``Session.get`` builds one on every call, for every request); on
+# PostgreSQL the same statement has a rep's or manager's statements planned once, for any value, for the rest of
+# the request (crm_app.db.plan_for_any_value) without a round trip of its own
 _SIGNED_IN = select(User).where(User.id == bindparam("uid", type_=Integer()))
+_SIGNED_IN_PLANNED = _SIGNED_IN.add_columns(planned_for_any_value_when(User.role.in_(sorted(SCOPED))))
 
 
 def current_viewer(request: Request, session: SessionDep) -> Viewer:
     uid = request.session.get("uid")
     if not isinstance(uid, int):
         raise LoginRequired()
-    user = session.scalar(_SIGNED_IN, {"uid": uid})
+    if is_sqlite(session):  # (no planning to speak of)
+        user = session.scalar(_SIGNED_IN, {"uid": uid})
+    else:
+        row = session.execute(_SIGNED_IN_PLANNED, {"uid": uid}).first()
+        user = row[0] if row else None
     if (
         user is None
         or not user.is_active
@@ -57,8 +64,6 @@ def current_viewer(request: Request, session: SessionDep) -> Viewer:
         request.session.pop("uid", None)
         raise LoginRequired()
     viewer = viewer_for(session, user)
-    if viewer.role in SCOPED:  # their statements are planned once, for any value
-        plan_for_any_value(session)
     request.state.viewer = viewer
     return viewer
 

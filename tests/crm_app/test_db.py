@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.engine import Engine
@@ -9,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from crm_app.db import AmongIds, end_request_session, make_engine, plan_for_any_value
 from crm_app.models import Account
+from crm_app.web.deps import current_viewer, password_fingerprint
 from tests import factories
 
 
@@ -95,6 +98,40 @@ def test_postgresql_plans_a_scoped_viewers_statements_once_for_the_request_only(
             assert conn.scalar(text("select current_setting('plan_cache_mode')")) == "auto"
             prepared = conn.execute(text("select statement from pg_prepared_statements")).scalars().all()
         assert any("FROM accounts" in statement for statement in prepared), prepared
+    finally:
+        engine.dispose()
+
+
+def test_signing_in_plans_only_a_scoped_viewers_statements_for_any_value(db_url: str, backend: str) -> None:
+    """The signed-in user's own statement has a rep's statements planned for any value on PostgreSQL (as
+    ``plan_for_any_value``, no statement of its own) and leaves an admin's as they are; on both backends the
+    request signs in the same person."""
+    engine = make_engine(db_url, pool_size=1, max_overflow=0)
+    try:
+        with Session(engine) as setup:
+            users = {role: factories.user(setup, role=role) for role in ("sales_rep", "admin")}
+            setup.commit()
+            ids = {role: user.id for role, user in users.items()}
+            fingerprints = {role: password_fingerprint(user) for role, user in users.items()}
+        statements: list[str] = []
+
+        def remember(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        for role, expected in (("sales_rep", "force_generic_plan"), ("admin", "auto")):
+            request = SimpleNamespace(session={"uid": ids[role], "pwf": fingerprints[role]}, state=SimpleNamespace())
+            session = Session(engine)
+            statements.clear()
+            event.listen(engine, "before_cursor_execute", remember)
+            try:
+                viewer = current_viewer(request, session)  # type: ignore[arg-type]
+            finally:
+                event.remove(engine, "before_cursor_execute", remember)
+            assert viewer.id == ids[role] and viewer.role == role and request.state.viewer == viewer
+            assert len(statements) == 1, statements  # the user (a rep has no department tree to read)
+            if backend == "postgresql":
+                assert session.scalar(text("select current_setting('plan_cache_mode')")) == expected, role
+            end_request_session(session)
     finally:
         engine.dispose()
 
