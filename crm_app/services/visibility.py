@@ -21,7 +21,19 @@ from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, CompoundSelect, Integer, Select, bindparam, exists, false, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    bindparam,
+    exists,
+    false,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, aliased
 
 from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -276,7 +288,17 @@ def _shared_account_ids(viewer: Viewer, *, editable_only: bool = False) -> Selec
 
 
 def _department_users(viewer: Viewer) -> Select[Any]:
-    return select(User.id).where(User.department_id.in_(viewer.department_tree))
+    return select(User.id).where(among(User.department_id, viewer.department_tree))
+
+
+def among(column: Any, values: Iterable[int]) -> ColumnElement[bool]:
+    """``column`` is one of the integers ``values``, written into the statement rather than bound. For lists that
+    are part of what a statement is kept for (a manager's department tree, the pipeline's stages): an expanding
+    ``IN`` of bound values is rewritten on every execution, for every list in the statement."""
+    literals = [literal_column(str(int(value)), Integer()) for value in values]
+    if not literals:
+        return false()
+    return column == literals[0] if len(literals) == 1 else column.in_(literals)
 
 
 def scope_clause(
@@ -449,7 +471,7 @@ def _reasons(
         if manager:
             reasons.append(("owned in the department", owner_col.in_(_department_users(viewer))))
     if spec.department and manager:
-        reasons.append(("of the department", getattr(model, spec.department).in_(viewer.department_tree)))
+        reasons.append(("of the department", among(getattr(model, spec.department), viewer.department_tree)))
     if "shares" in spec.extra:
         reasons.append(("shared", model.id.in_(_shared_account_ids(viewer))))
     if spec.account:

@@ -20,7 +20,6 @@ from sqlalchemy import (
     bindparam,
     false,
     func,
-    literal_column,
     not_,
     or_,
     select,
@@ -53,6 +52,7 @@ from crm_app.services.registry import resource
 from crm_app.services.sales_actions import change_stage, convert, make_return
 from crm_app.services.visibility import (
     Viewer,
+    among,
     can_read,
     can_write,
     get_visible,
@@ -191,15 +191,10 @@ def _card_html(
 
 def _on_board(stage_id: int, closed: bool, recent: Any) -> ColumnElement[bool]:
     """The deals a column shows: every live deal of an open stage; of a closed one, those closed recently."""
-    stage = _among_stages(Opportunity.stage_id, [stage_id])
+    # the stage written into the statement (statements are kept per pipeline): a plan made for any value (a
+    # manager's) then still reads each stage along its own index range
+    stage = among(Opportunity.stage_id, [stage_id])
     return and_(stage, Opportunity.closed_date >= recent) if closed else stage
-
-
-def _among_stages(column: Any, stage_ids: list[int]) -> ColumnElement[bool]:
-    """``column`` is one of ``stage_ids``, written into the statement (statements are kept per pipeline): a plan
-    made for any value (a manager's) then still reads each stage along its own index range."""
-    stages = [literal_column(str(int(stage_id)), Integer()) for stage_id in stage_ids]
-    return column == stages[0] if len(stages) == 1 else column.in_(stages)
 
 
 def _board_everyone(
@@ -254,11 +249,9 @@ def _index_sums(shape: tuple[tuple[int, bool], ...], scoped: Callable[[Any], Any
     recent = bindparam("recent", type_=Date())
     parts = []
     if open_ids:
-        parts.append(scoped(sums.where(_among_stages(Opportunity.stage_id, open_ids))))
+        parts.append(scoped(sums.where(among(Opportunity.stage_id, open_ids))))
     if closed_ids:
-        parts.append(
-            scoped(sums.where(_among_stages(Opportunity.stage_id, closed_ids), Opportunity.closed_date >= recent))
-        )
+        parts.append(scoped(sums.where(among(Opportunity.stage_id, closed_ids), Opportunity.closed_date >= recent)))
     return parts
 
 
@@ -291,18 +284,18 @@ def _totals_parts(shape: tuple[tuple[int, bool], ...], tree: tuple[int, ...] | N
     if tree is not None:
         sums = sums.where(
             or_(
-                totals.owner_department_id.in_(tree),
-                totals.department_id.in_(tree),
-                totals.account_owner_department_id.in_(tree),
-                totals.account_department_id.in_(tree),
+                among(totals.owner_department_id, tree),
+                among(totals.department_id, tree),
+                among(totals.account_owner_department_id, tree),
+                among(totals.account_department_id, tree),
             )
         )
     parts = []
     if open_ids:
-        parts.append(sums.where(_among_stages(totals.stage_id, open_ids)))
+        parts.append(sums.where(among(totals.stage_id, open_ids)))
     if closed_ids:
         recent = bindparam("recent", type_=Date())
-        parts.append(sums.where(_among_stages(totals.stage_id, closed_ids), totals.closed_on >= recent))
+        parts.append(sums.where(among(totals.stage_id, closed_ids), totals.closed_on >= recent))
     return parts
 
 
@@ -359,12 +352,12 @@ def _department_statements(
     tree = viewer.department_tree
     scope = _checked_scope(viewer)
     assert tree, person
-    people = select(User.id).where(User.department_id.in_(tree))
+    people = select(User.id).where(among(User.department_id, tree))
     through_departments = or_(
         Opportunity.owner_id.in_(people),
-        Opportunity.department_id.in_(tree),
+        among(Opportunity.department_id, tree),
         Opportunity.account_owner_id.in_(people),
-        Opportunity.account_department_id.in_(tree),
+        among(Opportunity.account_department_id, tree),
     )
     shared = select(Account.id).where(
         Account.id.in_(select(AccountShare.account_id).where(AccountShare.user_id == viewer.id)),
