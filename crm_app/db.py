@@ -8,13 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Engine, Integer, any_, bindparam, case, create_engine, event, func
+from sqlalchemy import JSON, Boolean, Engine, Integer, String, any_, bindparam, case, create_engine, event, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from crm_app.errors import ConfigurationError
@@ -181,6 +182,25 @@ def _among_ids_json(element: AmongIds, compiler: Any, **kw: Any) -> str:
     return f"{compiler.process(element.column, **kw)} IN (SELECT value FROM json_each({ids}))"
 
 
+class joined_ids(FunctionElement[str]):
+    """The integers of a column aggregated as one text, ``"3,7,9"``: PostgreSQL's ``string_agg``, elsewhere
+    ``group_concat``. For a short list read along with a row (a manager's department tree with the user)."""
+
+    type = String()
+    inherit_cache = True
+    name = "joined_ids"
+
+
+@compiles(joined_ids)
+def _joined_ids_concat(element: joined_ids, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({compiler.process(element.clauses, **kw)}, ',')"
+
+
+@compiles(joined_ids, "postgresql")
+def _joined_ids_string_agg(element: joined_ids, compiler: Any, **kw: Any) -> str:
+    return f"string_agg(CAST({compiler.process(element.clauses, **kw)} AS TEXT), ',')"
+
+
 def end_request_session(session: Session) -> None:
     """End a request's session that ran to completion (on error, just close it: that rolls back).
 
@@ -218,6 +238,7 @@ __all__ = [
     "end_request_session",
     "get_engine",
     "is_sqlite",
+    "joined_ids",
     "make_engine",
     "session_factory",
     "session_scope",

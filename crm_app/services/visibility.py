@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
+from crm_app.db import joined_ids
 from crm_app.errors import NotFoundError, PermissionDeniedError, ValidationError
 from crm_app.models import (
     Account,
@@ -103,12 +104,15 @@ class Viewer:
 
 
 def department_tree(session: Session, department_id: int | None) -> tuple[int, ...]:
-    """``department_id`` and all its descendants (the department first, then the others by id), in one statement
-    (asked on every request of a manager)."""
+    """``department_id`` and all its descendants (the department first, then the others by id), in one statement."""
     if department_id is None:
         return ()
-    found = set(session.scalars(_DEPARTMENT_TREE, {"root": department_id}))
-    return (department_id, *sorted(found - {department_id}))
+    return as_tree(department_id, session.scalars(_DEPARTMENT_TREE, {"root": department_id}))
+
+
+def as_tree(department_id: int, found: Iterable[int]) -> tuple[int, ...]:
+    """A department tree as :class:`Viewer` holds it: the department first, then the others by id."""
+    return (department_id, *sorted(set(found) - {department_id}))
 
 
 def _department_tree_statement() -> Select[Any]:
@@ -121,8 +125,26 @@ def _department_tree_statement() -> Select[Any]:
 _DEPARTMENT_TREE = _department_tree_statement()  # built once, as every statement asked on every request
 
 
-def viewer_for(session: Session, user: User) -> Viewer:
-    tree = department_tree(session, user.department_id) if user.role == MANAGER else ()
+def department_tree_of(department: Any) -> Any:
+    """The ids of the department tree of ``department`` (a column of the statement it goes in, such as the
+    signed-in user's department) as one text, ``"3,7,9"``: every department with each of its ancestors, walked
+    once (a company has a few dozen), then those under ``department``. For reading the tree with the row that
+    names its department, rather than by a statement of its own (:func:`department_tree`)."""
+    pairs = select(Department.id.label("id"), Department.id.label("root")).cte("department_roots", recursive=True)
+    # UNION, not UNION ALL: a pair already found ends the walk, so a loop in the tree cannot run forever
+    pairs = pairs.union(select(Department.id, pairs.c.root).where(Department.parent_id == pairs.c.id))
+    return select(joined_ids(pairs.c.id)).where(pairs.c.root == department).scalar_subquery()
+
+
+def viewer_for(session: Session, user: User, tree_ids: str | None = None) -> Viewer:
+    """``user`` as visibility sees them; a manager's department tree read here unless given (``tree_ids``, as
+    :func:`department_tree_of` gives it)."""
+    tree: tuple[int, ...] = ()
+    if user.role == MANAGER and user.department_id is not None:
+        if tree_ids is None:
+            tree = department_tree(session, user.department_id)
+        else:
+            tree = as_tree(user.department_id, (int(i) for i in tree_ids.split(",") if i))
     return Viewer(
         id=user.id,
         role=user.role,

@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import Integer, bindparam, case, or_, select
 from sqlalchemy.orm import Session
 
 from crm_app.db import end_request_session, is_sqlite, planned_for_any_value_when
 from crm_app.models import User
-from crm_app.services.visibility import SCOPED, Viewer, viewer_for
+from crm_app.services.visibility import MANAGER, SCOPED, Viewer, department_tree_of, viewer_for
 
 
 class LoginRequired(Exception):
@@ -39,22 +39,24 @@ def password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "").encode()).hexdigest()[:16]
 
 
-# the signed-in user, by a statement built once (``Session.get`` builds one on every call, for every request); on
-# PostgreSQL the same statement has a rep's or manager's statements planned once, for any value, for the rest of
-# the request (crm_app.db.plan_for_any_value) without a round trip of its own
-_SIGNED_IN = select(User).where(User.id == bindparam("uid", type_=Integer()))
-_SIGNED_IN_PLANNED = _SIGNED_IN.add_columns(planned_for_any_value_when(User.role.in_(sorted(SCOPED))))
+# the signed-in user, by a statement built once (``Session.get`` builds one on every call, for every request), with
+# a manager's department tree (no statement of its own); on PostgreSQL the same statement has a rep's or manager's
+# statements planned once, for any value, for the rest of the request (crm_app.db.plan_for_any_value)
+_SIGNED_IN = select(
+    User, case((User.role == MANAGER, department_tree_of(User.department_id)), else_=None).label("tree")
+).where(User.id == bindparam("uid", type_=Integer()))
+_SIGNED_IN_PLANNED = _SIGNED_IN.add_columns(
+    planned_for_any_value_when(or_(*(User.role == role for role in sorted(SCOPED))))
+)
 
 
 def current_viewer(request: Request, session: SessionDep) -> Viewer:
     uid = request.session.get("uid")
     if not isinstance(uid, int):
         raise LoginRequired()
-    if is_sqlite(session):  # (no planning to speak of)
-        user = session.scalar(_SIGNED_IN, {"uid": uid})
-    else:
-        row = session.execute(_SIGNED_IN_PLANNED, {"uid": uid}).first()
-        user = row[0] if row else None
+    # (SQLite: no planning to speak of)
+    row = session.execute(_SIGNED_IN if is_sqlite(session) else _SIGNED_IN_PLANNED, {"uid": uid}).first()
+    user, tree_ids = (row[0], row.tree) if row else (None, None)
     if (
         user is None
         or not user.is_active
@@ -63,7 +65,7 @@ def current_viewer(request: Request, session: SessionDep) -> Viewer:
     ):
         request.session.pop("uid", None)
         raise LoginRequired()
-    viewer = viewer_for(session, user)
+    viewer = viewer_for(session, user, tree_ids=tree_ids or "")
     request.state.viewer = viewer
     return viewer
 

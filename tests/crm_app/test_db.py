@@ -102,23 +102,36 @@ def test_postgresql_plans_a_scoped_viewers_statements_once_for_the_request_only(
         engine.dispose()
 
 
-def test_signing_in_plans_only_a_scoped_viewers_statements_for_any_value(db_url: str, backend: str) -> None:
-    """The signed-in user's own statement has a rep's statements planned for any value on PostgreSQL (as
-    ``plan_for_any_value``, no statement of its own) and leaves an admin's as they are; on both backends the
-    request signs in the same person."""
+def test_signing_in_is_one_statement_with_the_managers_tree_and_plan_mode(db_url: str, backend: str) -> None:
+    """Signing in reads the user in one statement, a manager's department tree (their department, then those
+    under it, however deep) included. On PostgreSQL the same statement has a rep's or manager's statements
+    planned for any value (as ``plan_for_any_value``) and leaves an admin's as they are."""
     engine = make_engine(db_url, pool_size=1, max_overflow=0)
     try:
         with Session(engine) as setup:
-            users = {role: factories.user(setup, role=role) for role in ("sales_rep", "admin")}
+            top = factories.department(setup)
+            child = factories.department(setup, parent_id=top.id)
+            grandchild = factories.department(setup, parent_id=child.id)
+            factories.department(setup)  # beside the tree
+            users = {
+                "sales_rep": factories.user(setup, role="sales_rep", department_id=child.id),
+                "admin": factories.user(setup, role="admin"),
+                "manager": factories.user(setup, role="manager", department_id=top.id),
+            }
             setup.commit()
             ids = {role: user.id for role, user in users.items()}
             fingerprints = {role: password_fingerprint(user) for role, user in users.items()}
+            trees = {"sales_rep": (), "admin": (), "manager": (top.id, *sorted((child.id, grandchild.id)))}
         statements: list[str] = []
 
         def remember(*args: object) -> None:
             statements.append(str(args[2]))
 
-        for role, expected in (("sales_rep", "force_generic_plan"), ("admin", "auto")):
+        for role, expected in (
+            ("sales_rep", "force_generic_plan"),
+            ("admin", "auto"),
+            ("manager", "force_generic_plan"),
+        ):
             request = SimpleNamespace(session={"uid": ids[role], "pwf": fingerprints[role]}, state=SimpleNamespace())
             session = Session(engine)
             statements.clear()
@@ -128,7 +141,8 @@ def test_signing_in_plans_only_a_scoped_viewers_statements_for_any_value(db_url:
             finally:
                 event.remove(engine, "before_cursor_execute", remember)
             assert viewer.id == ids[role] and viewer.role == role and request.state.viewer == viewer
-            assert len(statements) == 1, statements  # the user (a rep has no department tree to read)
+            assert viewer.department_tree == trees[role], role
+            assert len(statements) == 1, statements
             if backend == "postgresql":
                 assert session.scalar(text("select current_setting('plan_cache_mode')")) == expected, role
             end_request_session(session)
