@@ -198,7 +198,7 @@ class Statements360:
     def run(self, session: Session, params: dict[str, Any]) -> dict[str, list[Any]]:
         """Each section's rows, in its order, as named tuples of its own columns."""
         found: dict[str, list[Any]] = {name: [] for name, _, _ in self.sections}
-        for row in session.execute(self.statement, params):
+        for row in session.execute(self.statement, params).all():
             name, shape, slots = self.sections[row[0]]
             found[name].append(shape._make([row[i] for i in slots]))
         return found

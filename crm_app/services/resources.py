@@ -133,7 +133,7 @@ def ref_labels(session: Session, viewer: Viewer, wanted: Mapping[str, set[int]])
     if params:
         entities = tuple(key.removesuffix("_ids") for key in params)
         statement = _labels_statement(entities, viewer.role, viewer.id, viewer.department_tree)
-        rows: Any = session.execute(statement, params)
+        rows: Any = session.execute(statement, params).all()
         for kind, record_id, name in rows:
             found[kind][record_id] = str(name)
     return found
@@ -540,7 +540,7 @@ def list_page(
         items = list(session.scalars(listing.page, values).all())
     else:
         model = resource.model
-        ids = [row.id for row in session.execute(listing.page, values)]
+        ids = [row.id for row in session.execute(listing.page, values).all()]
         records_by_id: list[Any] = list(session.scalars(select(model).where(model.id.in_(ids))))
         loaded = {record.id: record for record in records_by_id}
         items = [loaded[i] for i in ids if i in loaded]

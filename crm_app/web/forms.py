@@ -155,7 +155,7 @@ def ref_options(session: Session, viewer: Viewer, entity: str) -> list[tuple[str
     model: Any = rule(entity).model
     label = LABELS[entity]()
     query = restrict(select(model.id, label), viewer, entity).order_by(label).limit(OPTION_LIMIT)
-    return [(str(row[0]), str(row[1])) for row in session.execute(query)]
+    return [(str(row[0]), str(row[1])) for row in session.execute(query).all()]
 
 
 # entity -> (version of its table, its <option> elements): for tables every viewer of the list reads whole

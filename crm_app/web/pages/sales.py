@@ -212,7 +212,7 @@ def _board_everyone(
     totals = _totals(rows) if owner is None else {int(r[0]): (int(r[1]), Decimal(r[2] or 0)) for r in rows}
     cards: BoardCards = {}
     if totals:
-        for row in session.execute(newest, params):
+        for row in session.execute(newest, params).all():
             cards.setdefault(row.stage_id, []).append(row)
     return totals, cards
 
@@ -325,12 +325,12 @@ def _board_scoped(
         totals = _totals(session.execute(sums, params))
         cards: BoardCards = {}
         if totals:
-            for card in session.execute(newest, params):
+            for card in session.execute(newest, params).all():
                 cards.setdefault(card.stage_id, []).append(card)
         return totals, cards
     totals = {}
     cards = {}
-    for row in session.execute(_scoped_statement(person, shape, owner is not None), params):
+    for row in session.execute(_scoped_statement(person, shape, owner is not None), params).all():
         totals[row.stage_id] = (int(row.stage_count), Decimal(row.stage_amount or 0))
         cards.setdefault(row.stage_id, []).append(row)
     return totals, cards
