@@ -414,7 +414,7 @@ def _row_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool
     return or_(*reasons) if reasons else false()
 
 
-def _sets_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[bool]:
+def _sets_scope_on(viewer: Viewer, entity: str, model: Any, *, shares: bool = True) -> ColumnElement[bool]:
     """Any reason to see the row ``model``, each a test of one of its columns against a set that does not depend
     on the row (``owner_id IN (the department's people)``, ``account_id IN (the visible accounts)``): PostgreSQL
     hashes such a set once per statement, SQLite builds an index on it. Where the row mirrors its account's owner
@@ -424,11 +424,11 @@ def _sets_scope_on(viewer: Viewer, entity: str, model: Any) -> ColumnElement[boo
 
     def parent_visible(parent_entity: str, key: Any) -> ColumnElement[bool]:
         if parent_entity == "accounts" and mirror:
-            return _mirrored_account_visible(viewer, model, key, mirror)
+            return _mirrored_account_visible(viewer, model, key, mirror, shares=shares)
         return _parent_in_visible_ids(viewer, parent_entity, key)
 
-    reasons = _reasons(viewer, entity, model, parent_visible)
-    return or_(*(condition for _, condition in reasons)) if reasons else false()
+    reasons = [c for reason, c in _reasons(viewer, entity, model, parent_visible) if shares or reason != "shared"]
+    return or_(*reasons) if reasons else false()
 
 
 @dataclass(frozen=True)
@@ -440,21 +440,28 @@ class _MirroredAccount:
     department_id: Any
 
 
-def _mirrored_account_visible(viewer: Viewer, model: Any, key: Any, mirror: tuple[str, str]) -> ColumnElement[bool]:
+def _mirrored_account_visible(
+    viewer: Viewer, model: Any, key: Any, mirror: tuple[str, str], *, shares: bool = True
+) -> ColumnElement[bool]:
     """The account ``key`` of the row ``model`` is visible, told by the owner and department the row mirrors
     (NULL when the account is deleted): the accounts' own reasons, asked of the mirror. A share is no reason to
     see a deleted account, and the mirror does not tell deletion when both are empty, so the shares count only
     for live accounts."""
     account = _MirroredAccount(key, *(getattr(model, column) for column in mirror))
-    live_shared = select(Account.id).where(Account.id.in_(_shared_account_ids(viewer)), Account.deleted_at.is_(None))
     reasons = [
-        key.in_(live_shared) if reason == "shared" else condition
+        key.in_(live_shared_account_ids(viewer)) if reason == "shared" else condition
         for reason, condition in _reasons(viewer, "accounts", account, partial(_parent_in_visible_ids, viewer))
+        if shares or reason != "shared"
     ]
     return or_(*reasons) if reasons else false()
 
 
-def scope_on(viewer: Viewer, entity: str, rows: Any) -> ColumnElement[bool] | None:
+def live_shared_account_ids(viewer: Viewer) -> Select[Any]:
+    """The ids of the live accounts shared with ``viewer``."""
+    return select(Account.id).where(Account.id.in_(_shared_account_ids(viewer)), Account.deleted_at.is_(None))
+
+
+def scope_on(viewer: Viewer, entity: str, rows: Any, *, shares: bool = True) -> ColumnElement[bool] | None:
     """The scope as a check of each row of ``rows`` — ``entity``'s class, or an alias of it over other rows of it
     (such as a subquery of the rows a statement reads from an index) carrying its id and scope columns — against sets
     worked out once per statement: the department's people, the visible accounts (:func:`_sets_scope_on`). None:
@@ -463,13 +470,14 @@ def scope_on(viewer: Viewer, entity: str, rows: Any) -> ColumnElement[bool] | No
     For a statement that reads a bounded slice of a table along its own index (the pipeline board's deals) for a
     viewer who sees much of it (:func:`sees_broadly`): rather than gathering every id the viewer sees first
     (:func:`scope_clause`; a manager: ~11,000 deals, each reached up to three times) or checking each row's
-    account row by row (``one_row``)."""
+    account row by row (``one_row``). ``shares=False``: leaving out the rows seen only through a shared account
+    (for a manager, what they see through their departments alone)."""
     spec = rule(entity)
     if viewer.role in spec.read_all:
         return None
     if viewer.role not in spec.read_scoped:
         return false()
-    return _sets_scope_on(viewer, entity, rows)
+    return _sets_scope_on(viewer, entity, rows, shares=shares)
 
 
 def sees_broadly(viewer: Viewer) -> bool:

@@ -33,14 +33,12 @@ from crm_app.errors import ConflictError, NotFoundError, PermissionDeniedError, 
 from crm_app.models import (
     LOST_REASONS,
     Account,
-    AccountShare,
     Competitor,
     DocumentTemplate,
     Opportunity,
     Order,
     PipelineStage,
     Quote,
-    User,
 )
 from crm_app.models.derived import opportunity_board_totals
 from crm_app.models.sales import ORDER_CHANNELS, ORDER_STATUSES, PAYMENT_METHODS
@@ -56,6 +54,7 @@ from crm_app.services.visibility import (
     can_read,
     can_write,
     get_visible,
+    live_shared_account_ids,
     require_write,
     restrict,
     scope_clause,
@@ -208,8 +207,7 @@ def _board_everyone(
     shape = tuple((st.id, st.is_closed) for st in stages)
     sums, newest = _everyone_statements(viewer.role, shape, owner is not None)
     params: dict[str, Any] = {"recent": recent, "owner": owner} if owner else {"recent": recent}
-    rows = session.execute(sums, params)
-    totals = _totals(rows) if owner is None else {int(r[0]): (int(r[1]), Decimal(r[2] or 0)) for r in rows}
+    totals = _totals(session.execute(sums, params))
     cards: BoardCards = {}
     if totals:
         for row in session.execute(newest, params).all():
@@ -241,11 +239,13 @@ def _everyone_statements(role: str, shape: tuple[tuple[int, bool], ...], by_owne
 
 
 def _index_sums(shape: tuple[tuple[int, bool], ...], scoped: Callable[[Any], Any]) -> list[Any]:
-    """Each column's count and amount of the deals ``scoped`` keeps, summed from the board index: the selects of
-    the open stages and of the closed ones within the recent range, for a UNION ALL."""
+    """Each column's count and amount in cents (as the kept totals give them, :func:`_totals`) of the deals
+    ``scoped`` keeps, summed from the board index: the selects of the open stages and of the closed ones within
+    the recent range, for a UNION ALL."""
     open_ids = [stage_id for stage_id, closed in shape if not closed]
     closed_ids = [stage_id for stage_id, closed in shape if closed]
-    sums = select(Opportunity.stage_id, func.count(), func.sum(Opportunity.amount)).group_by(Opportunity.stage_id)
+    cents = func.coalesce(func.sum(func.round(Opportunity.amount * 100)), 0)
+    sums = select(Opportunity.stage_id, func.count(), cents).group_by(Opportunity.stage_id)
     recent = bindparam("recent", type_=Date())
     parts = []
     if open_ids:
@@ -349,30 +349,16 @@ def _department_statements(
     seen only through a share, read from the deals (a person's shares are few). The cards: each column's deals
     newest first, checked against the viewer's scope (:func:`scope_on`) until the column has its cards."""
     viewer = Viewer(id=person[0], role=person[1], department_id=person[2], department_tree=person[3])
-    tree = viewer.department_tree
-    scope = _checked_scope(viewer)
-    assert tree, person
-    people = select(User.id).where(among(User.department_id, tree))
-    through_departments = or_(
-        Opportunity.owner_id.in_(people),
-        among(Opportunity.department_id, tree),
-        Opportunity.account_owner_id.in_(people),
-        among(Opportunity.account_department_id, tree),
-    )
-    shared = select(Account.id).where(
-        Account.id.in_(select(AccountShare.account_id).where(AccountShare.user_id == viewer.id)),
-        Account.deleted_at.is_(None),
-    )
+    assert viewer.department_tree, person
     live = Opportunity.deleted_at.is_(None)
-    # NULL where a department is unknown: such a deal is not seen through it
-    only_shared = and_(live, Opportunity.account_id.in_(shared), not_(func.coalesce(through_departments, false())))
-
-    def shared_cents(query: Any) -> Any:
-        return query.with_only_columns(
-            Opportunity.stage_id, func.count(), func.coalesce(func.sum(func.round(Opportunity.amount * 100)), 0)
-        ).where(only_shared)
-
-    sums = union_all(*_totals_parts(shape, tree), *_index_sums(shape, shared_cents))
+    scope = _checked_scope(viewer)
+    # for a manager, what they see through their departments alone is what the kept totals answer (they are among
+    # their department's people); NULL where a department is unknown: such a deal is not seen through it
+    through_departments = func.coalesce(_checked_scope(viewer, shares=False), false())
+    only_shared = and_(live, Opportunity.account_id.in_(live_shared_account_ids(viewer)), not_(through_departments))
+    sums = union_all(
+        *_totals_parts(shape, viewer.department_tree), *_index_sums(shape, lambda query: query.where(only_shared))
+    )
     return sums, _newest_cards(shape, BOARD_CARD_COLUMNS, lambda query: query.where(live, scope))
 
 
@@ -405,8 +391,8 @@ def _scoped_statement(
     return select(inner).where(inner.c.position <= BOARD_CARDS).order_by(inner.c.stage_id, inner.c.position)
 
 
-def _checked_scope(viewer: Viewer) -> ColumnElement[bool]:
-    scope = scope_on(viewer, "opportunities", Opportunity)
+def _checked_scope(viewer: Viewer, *, shares: bool = True) -> ColumnElement[bool]:
+    scope = scope_on(viewer, "opportunities", Opportunity, shares=shares)
     assert scope is not None, viewer
     return scope
 
