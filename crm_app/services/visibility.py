@@ -107,33 +107,29 @@ def department_tree(session: Session, department_id: int | None) -> tuple[int, .
     """``department_id`` and all its descendants (the department first, then the others by id), in one statement."""
     if department_id is None:
         return ()
-    return as_tree(department_id, session.scalars(_DEPARTMENT_TREE, {"root": department_id}))
+    return as_tree(department_id, session.scalar(_DEPARTMENT_TREE, {"root": department_id}))
 
 
-def as_tree(department_id: int, found: Iterable[int]) -> tuple[int, ...]:
-    """A department tree as :class:`Viewer` holds it: the department first, then the others by id."""
-    return (department_id, *sorted(set(found) - {department_id}))
-
-
-def _department_tree_statement() -> Select[Any]:
-    tree = select(Department.id).where(Department.id == bindparam("root", type_=Integer())).cte("tree", recursive=True)
-    # UNION, not UNION ALL: a department already found ends the walk, so a loop in the tree cannot run forever
-    tree = tree.union(select(Department.id).where(Department.parent_id == tree.c.id))
-    return select(tree.c.id)
-
-
-_DEPARTMENT_TREE = _department_tree_statement()  # built once, as every statement asked on every request
+def as_tree(department_id: int, tree_ids: str | None) -> tuple[int, ...]:
+    """A department tree as :class:`Viewer` holds it, from the ids :func:`department_tree_of` gives: the
+    department first, then the others by id."""
+    found = {int(i) for i in (tree_ids or "").split(",") if i}
+    return (department_id, *sorted(found - {department_id}))
 
 
 def department_tree_of(department: Any) -> Any:
     """The ids of the department tree of ``department`` (a column of the statement it goes in, such as the
-    signed-in user's department) as one text, ``"3,7,9"``: every department with each of its ancestors, walked
-    once (a company has a few dozen), then those under ``department``. For reading the tree with the row that
-    names its department, rather than by a statement of its own (:func:`department_tree`)."""
+    signed-in user's department, or a parameter) as one text, ``"3,7,9"``: every department with each of its
+    ancestors, walked once (a company has a few dozen), then those under ``department``. In the signed-in user's
+    statement, a manager's tree comes with the user rather than by a statement of its own."""
     pairs = select(Department.id.label("id"), Department.id.label("root")).cte("department_roots", recursive=True)
     # UNION, not UNION ALL: a pair already found ends the walk, so a loop in the tree cannot run forever
     pairs = pairs.union(select(Department.id, pairs.c.root).where(Department.parent_id == pairs.c.id))
     return select(joined_ids(pairs.c.id)).where(pairs.c.root == department).scalar_subquery()
+
+
+# built once, as every statement asked often
+_DEPARTMENT_TREE = select(department_tree_of(bindparam("root", type_=Integer())))
 
 
 def viewer_for(session: Session, user: User, tree_ids: str | None = None) -> Viewer:
@@ -144,7 +140,7 @@ def viewer_for(session: Session, user: User, tree_ids: str | None = None) -> Vie
         if tree_ids is None:
             tree = department_tree(session, user.department_id)
         else:
-            tree = as_tree(user.department_id, (int(i) for i in tree_ids.split(",") if i))
+            tree = as_tree(user.department_id, tree_ids)
     return Viewer(
         id=user.id,
         role=user.role,
