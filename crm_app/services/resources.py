@@ -33,6 +33,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    union,
     union_all,
 )
 from sqlalchemy import cast as sql_cast
@@ -76,6 +77,7 @@ from crm_app.services.visibility import (
     require_write,
     restrict,
     rule,
+    scope_selects,
 )
 
 MAX_PAGE_SIZE = 200
@@ -455,23 +457,36 @@ def list_query(
         if params.prefix and resource.prefix_search:
             search.append(prefix_clause(model, resource.prefix_search, params.q.strip(), sqlite=sqlite))
         else:
-            pattern: Any = bindparam("q_contains", f"%{_escape_like(params.q.strip())}%")
-            search.append(or_(*(getattr(model, col).ilike(pattern, escape="\\") for col in resource.search)))
+            search.append(_contains_clause(resource, params.q))
     # the search inside the visibility scope too: a rep's matches are gathered along (owner, name), not probed
     # one by one among everything the rep sees
     query: Select[Any] = restrict(select(model), viewer, resource.entity, narrow=search)
+    return query.where(*_filter_conditions(viewer, resource, params))
+
+
+def _contains_clause(resource: Resource, q: str) -> ColumnElement[bool]:
+    """Rows where one of the resource's search columns contains ``q`` (bound as ``q_contains``)."""
+    pattern: Any = bindparam("q_contains", f"%{_escape_like(q.strip())}%")
+    return or_(*(getattr(resource.model, col).ilike(pattern, escape="\\") for col in resource.search))
+
+
+def _filter_conditions(viewer: Viewer, resource: Resource, params: ListParams) -> list[ColumnElement[bool]]:
+    """The list's own conditions on the row besides a search: the resource's base filter and the chosen filters
+    (their values bound as ``filter_<key>``)."""
+    model = resource.model
+    conditions: list[ColumnElement[bool]] = []
     if resource.base_filter is not None:
-        query = query.where(resource.base_filter())
+        conditions.append(resource.base_filter())
     for spec in resource.filters:
         if spec.key not in params.filters:
             continue
         value = params.filters[spec.key]
         if spec.kind == "mine":
             if value:
-                query = query.where(getattr(model, resource.owner_field or "owner_id") == viewer.id)
+                conditions.append(getattr(model, resource.owner_field or "owner_id") == viewer.id)
         else:
-            query = query.where(getattr(model, spec.key) == bindparam(f"filter_{spec.key}", value))
-    return query
+            conditions.append(getattr(model, spec.key) == bindparam(f"filter_{spec.key}", value))
+    return conditions
 
 
 def effective_sort(resource: Resource, sort: str | None) -> str:
@@ -621,6 +636,9 @@ def _build_listing(
     alternatives = (
         prefix_conditions(model, resource.prefix_search, q) if q and params.prefix and resource.prefix_search else []
     )
+    scope = None if sqlite else scope_selects(viewer, resource.entity)
+    if scope is not None:
+        return _scoped_listing(viewer, resource, params, names, scope, alternatives)
     if len(alternatives) > 1:
         branches = [list_query(viewer, resource, params, match=m) for m in disjoint(alternatives)]
         counts = [b.with_only_columns(func.count(), maintain_column_froms=True).order_by(None) for b in branches]
@@ -659,6 +677,59 @@ def _build_listing(
             .order_by(direction(sort_column), direction(merged_columns[0]))
         )
     return _Listing(count, ordered.limit(size).offset(offset), len(branches))
+
+
+def _scoped_listing(
+    viewer: Viewer,
+    resource: Resource,
+    params: ListParams,
+    names: tuple[str, ...] | None,
+    scope: tuple[Select[Any], ...],
+    alternatives: list[ColumnElement[bool]],
+) -> _Listing:
+    """The list's statements for a viewer limited to their scope (:func:`visibility.scope_selects`): every reason
+    to see a row, each with every alternative of the search and the filters, as selects of ids from the entity's
+    own table, read along their own indexes; their UNION holds each match once.
+
+    The count counts the union. The page takes each select's first rows up to the end of the page in list order,
+    the union of those, its page of ids in order, and reads only those rows: the matches themselves are never
+    read from the table again (a manager's account search on PostgreSQL: ~270 matches, 25 rows read; count and
+    page 1.3 -> 0.6 ms).
+
+    PostgreSQL only: SQLite, given a select with a department's range and a reference's range on two indexes,
+    reads the department's whole range (13,000 accounts for one search). There ``id IN (the scope, narrowed)``
+    with each alternative of the search driving its own select serves better."""
+    model = resource.model
+    q = (params.q or "").strip()
+    searches: list[ColumnElement[bool] | None] = list(alternatives)
+    if not searches:
+        searches = [_contains_clause(resource, q)] if q and resource.search and not params.prefix else [None]
+    conditions = _filter_conditions(viewer, resource, params)
+    selects = [
+        part.where(*conditions) if search is None else part.where(search, *conditions)
+        for part in scope
+        for search in searches
+    ] or [select(model.id).where(false())]
+    matches: Any = selects[0] if len(selects) == 1 else union(*selects)
+    count = select(func.count()).select_from(matches.subquery("matches"))
+    key, descending = sort_key(resource, params.sort, searching=bool(params.q))
+    direction = desc if descending else asc
+    end = bindparam("page_end", type_=Integer())
+    heads = [
+        part.add_columns(key.label("sort_key")).order_by(direction(key), direction(model.id)).limit(end).subquery()
+        for part in selects
+    ]
+    firsts: Any = heads[0] if len(heads) == 1 else union(*(select(*head.c) for head in heads)).subquery("firsts")
+    shown = (
+        select(firsts.c.id, firsts.c.sort_key)
+        .order_by(direction(firsts.c.sort_key), direction(firsts.c.id))
+        .limit(bindparam("page_size", type_=Integer()))
+        .offset(bindparam("page_offset", type_=Integer()))
+        .subquery("shown")
+    )
+    rows: Any = select(model) if names is None else select(*(getattr(model, n) for n in names))
+    page = rows.join(shown, model.id == shown.c.id).order_by(direction(shown.c.sort_key), direction(shown.c.id))
+    return _Listing(count, page, 1)
 
 
 def labels_for(

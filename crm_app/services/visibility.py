@@ -391,6 +391,23 @@ def _scope_selects(
     return tuple(parts)
 
 
+def scope_selects(viewer: Viewer, entity: str) -> tuple[Select[Any], ...] | None:
+    """The live rows of ``entity`` that ``viewer`` sees as one select of ids from the entity's own table per reason
+    to see a row (:func:`_reasons`): theirs, their department's, shared with them, on a visible account… None:
+    ``viewer`` sees every live row; no selects: none.
+
+    For a list that adds its own conditions on the row (a search, filters) to each select and takes the UNION of
+    what they find: each select then reads only the matching rows along its own index — (owner_id, deleted_at,
+    lower(name)), (department_id, …) — and the union holds every id once, so the rows need not be read again to
+    be counted or ordered (where ``id IN (the scope)`` re-reads each candidate row from the table)."""
+    spec = rule(entity)
+    if viewer.role in spec.read_all:
+        return None
+    if viewer.role not in spec.read_scoped:
+        return ()
+    return tuple(part for part, _ in _scope_selects(entity, viewer.role, viewer.id, viewer.department_tree, LIVE_IDS))
+
+
 def _union(model: Any, parts: Sequence[Select[Any]]) -> Select[Any] | CompoundSelect:
     if not parts:
         return select(model.id).where(false())

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.orm import Session
 
-from crm_app.models import Account, Opportunity, Order, PipelineStage, User, utcnow
+from crm_app.models import Account, AccountShare, Opportunity, Order, PipelineStage, User, utcnow
 from crm_app.services import opportunities as opportunity_service
 from crm_app.services import records
 from crm_app.services.visibility import restrict, viewer_for
@@ -99,6 +99,52 @@ def test_search_keeps_to_what_a_rep_may_see(world: World, sign_in) -> None:  # t
     hidden = rep.get("/accounts", params={"q": "bravo"}).text
     assert _rows(hidden) == [] and "No accounts match" in hidden
     assert _count(rep.get("/accounts").text) == 3  # own two and the shared one
+
+
+def test_a_managers_search_finds_each_match_they_may_see_once_whatever_the_reason(
+    world: World, sign_in, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    """A manager sees an account for several reasons at once — owned in their department, of their department,
+    their own, shared with them — and a search matches it by name or by reference: each match is listed and
+    counted once, in name order, page after page; deleted and unseen accounts never."""
+    u, d = world.users, world.departments
+    owned_in_tree = [{"name": f"Kestrel {i:02d}", "owner_id": u["rep1"], "department_id": d["S1"]} for i in range(30)]
+    ids = _add_accounts(
+        engine,
+        *owned_in_tree,
+        {"name": "kestrel of S1", "owner_id": u["rep2"], "department_id": d["S1"]},  # of the department only
+        {"name": "Other Shared", "external_ref": "KESTREL-9", "owner_id": u["rep2"], "department_id": d["O"]},
+        {"name": "Kestrel Mine", "external_ref": "kestrel-mine", "owner_id": u["boss"], "department_id": d["S"]},
+        {"name": "Kestrel Hidden", "owner_id": u["rep2"], "department_id": d["O"]},
+        {"name": "Kestrel Gone", "owner_id": u["rep1"], "department_id": d["S1"]},
+        {"name": "Kestrel Shared Gone", "owner_id": u["rep2"], "department_id": d["O"]},
+    )
+    shared, gone, shared_gone = ids[31], ids[-2], ids[-1]
+    with Session(engine) as session:
+        session.add_all([AccountShare(account_id=i, user_id=u["boss"]) for i in (shared, shared_gone)])
+        session.execute(
+            text("update accounts set deleted_at = :now where id in (:a, :b)"),
+            {"now": utcnow(), "a": gone, "b": shared_gone},
+        )
+        session.commit()
+    expected = sorted(
+        [a["name"] for a in owned_in_tree] + ["kestrel of S1", "Other Shared", "Kestrel Mine"], key=str.lower
+    )
+    boss = sign_in("boss")
+    first = boss.get("/accounts", params={"q": "KESTREL"}).text
+    second = boss.get("/accounts", params={"q": "KESTREL", "page": 2}).text
+    assert _count(first) == _count(second) == 33
+    assert _rows(first) + _rows(second) == expected
+    assert _rows(boss.get("/accounts", params={"q": "kestrel", "sort": "-name"}).text) == expected[::-1][:25]
+    assert _rows(boss.get("/accounts", params={"q": "kestrel", "mine": "1"}).text) == ["Kestrel Mine"]
+    assert _rows(boss.get("/accounts", params={"q": "kestrel-"}).text) == ["Kestrel Mine", "Other Shared"]
+    # "contains" (nothing starts with the text): the same reasons, the same once-only
+    assert _rows(boss.get("/accounts", params={"q": "strel 0"}).text) == expected[:10]
+    api = boss.get("/api/v1/accounts", params={"q": "kestrel", "page_size": 50}).json()
+    assert api["total"] == 33
+    assert [a["name"] for a in api["items"]] == expected
+    # the rep of S1 sees only their own of these
+    assert _count(sign_in("rep1").get("/accounts", params={"q": "kestrel"}).text) == 30
 
 
 def test_a_list_kept_for_its_shape_answers_each_request_with_its_own_values(world: World, sign_in) -> None:  # type: ignore[no-untyped-def]
