@@ -73,7 +73,7 @@ class Account(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
     tier: Mapped[str | None] = mapped_column(choice("account_tier", *ACCOUNT_TIERS))
     industry: Mapped[str | None] = mapped_column(String(80), index=True)
     region: Mapped[str | None] = mapped_column(String(80), index=True)
-    city: Mapped[str | None] = mapped_column(String(80))
+    city: Mapped[str | None] = mapped_column(String(80), index=True)  # a search's start as typed (migration 0011)
     size: Mapped[str | None] = mapped_column(choice("account_size", *ACCOUNT_SIZES))
     phone: Mapped[str | None] = mapped_column(String(40))
     email: Mapped[str | None] = mapped_column(String(254))
@@ -98,6 +98,8 @@ class Account(TimestampedMixin, SoftDeleteMixin, CustomFieldsMixin, Base):
 # statistics on the expression of a full index only.
 Index("ix_accounts_name_lower", func.lower(Account.name), Account.deleted_at, postgresql_include=["name"])
 Index("ix_accounts_external_ref_lower", func.lower(Account.external_ref), Account.deleted_at)
+# The same for the city (migration 0011): a search for a city is a "starts with" too, not a read of every account
+Index("ix_accounts_city_lower", func.lower(Account.city), Account.deleted_at)
 # A person's live accounts — the first part of what a sales rep sees (crm_app.services.visibility) — read
 # from the index alone, and those whose name starts with a search, as one range of it (migrations 0006 and
 # 0007; PostgreSQL needs the id, and the name under lower(name), in it for that; SQLite has the id in every index).

@@ -71,6 +71,38 @@ def test_search_finds_accounts_whose_name_or_reference_starts_with_the_text_in_a
     assert [a["name"] for a in api["items"]] == _rows(page)
 
 
+def test_search_finds_accounts_by_the_start_of_their_city_as_by_their_name(
+    world: World, sign_in, engine: Engine
+) -> None:  # type: ignore[no-untyped-def]
+    """The search box offers name, city and e-mail: a city is found by "starts with" too (migration 0011), with
+    the accounts whose name starts with the same text, each once; for a manager only those they may see."""
+    u, d = world.users, world.departments
+    gone = _add_accounts(
+        engine,
+        {"name": "Acme Works", "city": "Dresden", "owner_id": u["rep1"], "department_id": d["S1"]},
+        {"name": "Blue Harbour", "city": "dresden-Neustadt", "owner_id": u["boss"], "department_id": d["S"]},
+        {"name": "Dresdner Bank Branch", "city": "Leipzig", "owner_id": u["rep1"], "department_id": d["S1"]},
+        {"name": "Dresden Dairy", "city": "Dresden", "owner_id": u["rep1"], "department_id": d["S1"]},
+        {"name": "Far Away", "city": "Dresden", "owner_id": u["rep2"], "department_id": d["O"]},
+        {"name": "Old Dresden Shop", "city": "Dresden", "owner_id": u["rep1"], "department_id": d["S1"]},
+        {"name": "Inner Dresden", "city": "Berlin"},
+    )[-2]
+    with Session(engine) as session:
+        session.execute(text("update accounts set deleted_at = :now where id = :id"), {"now": utcnow(), "id": gone})
+        session.commit()
+    expected = ["Acme Works", "Blue Harbour", "Dresden Dairy", "Dresdner Bank Branch", "Far Away"]
+    admin = sign_in("admin")
+    page = admin.get("/accounts", params={"q": "DRESD"}).text
+    assert _rows(page) == expected and _count(page) == 5
+    # a city with no name or reference starting with it: the same "starts with", not "contains"
+    assert _rows(admin.get("/accounts", params={"q": "leip"}).text) == ["Dresdner Bank Branch"]
+    assert _rows(admin.get("/accounts", params={"q": "Dresden-n"}).text) == ["Blue Harbour"]
+    boss = sign_in("boss").get("/accounts", params={"q": "dresd"}).text
+    assert _rows(boss) == [n for n in expected if n != "Far Away"] and _count(boss) == 4
+    # nothing starts with it: "contains" still finds the name
+    assert _rows(admin.get("/accounts", params={"q": "ner dres"}).text) == ["Inner Dresden"]
+
+
 def test_search_pages_through_every_match_once_in_either_order(world: World, sign_in, engine: Engine) -> None:  # type: ignore[no-untyped-def]
     names = [f"{'Quasar' if i % 2 else 'QUASAR'} {i:02d}" for i in range(30)]
     _add_accounts(
@@ -326,19 +358,21 @@ def test_account_360_shows_each_section_to_whoever_sees_the_account(world: World
 
 
 def test_busy_queries_are_answered_from_their_indexes(world: World, sign_in, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    """The search is served by the index of migration 0004. The board's counts and amounts are read from the
-    totals the database keeps (migration 0010) along their key, a manager's too (plus the deals seen only through
-    a share, by their account); each column's newest cards along the index on (stage_id, id), never a scan of
-    the deals."""
+    """The search is served by the indexes of migrations 0004 and 0011 (a city's start). The board's counts and
+    amounts are read from the totals the database keeps (migration 0010) along their key, a manager's too (plus
+    the deals seen only through a share, by their account); each column's newest cards along the index on
+    (stage_id, id), never a scan of the deals."""
     statements: list[tuple[str, Any]] = []
 
     def remember(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
         statements.append((statement, parameters))
 
+    _add_accounts(engine, {"name": "Havel Boats", "city": "Potsdam"})
     client, manager = sign_in("admin"), sign_in("boss")
     event.listen(engine, "before_cursor_execute", remember)
     try:
         assert client.get("/accounts", params={"q": "alpha"}).status_code == 200
+        assert client.get("/accounts", params={"q": "potsd"}).status_code == 200  # a city's start
         assert client.get("/opportunities/board").status_code == 200
         assert manager.get("/opportunities/board").status_code == 200
     finally:
@@ -363,6 +397,7 @@ def test_busy_queries_are_answered_from_their_indexes(world: World, sign_in, eng
         }
     for statement, _ in search:
         assert "ix_accounts_name_lower" in plans[statement], plans[statement]
+    assert any("ix_accounts_city_lower" in plans[statement] for statement, _ in search)
     if engine.dialect.name == "sqlite":
         # PostgreSQL's choice among the indexes over a few rows says nothing (the benchmark measures it)
         stages = len(world.stages)
