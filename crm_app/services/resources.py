@@ -29,7 +29,6 @@ from sqlalchemy import (
     false,
     func,
     literal,
-    literal_column,
     not_,
     or_,
     select,
@@ -551,14 +550,8 @@ def list_page(
     items: list[Any]
     if names is not None:
         items = list(session.execute(listing.page, values).all())
-    elif listing.branches == 1:
-        items = list(session.scalars(listing.page, values).all())
     else:
-        model = resource.model
-        ids = [row.id for row in session.execute(listing.page, values).all()]
-        records_by_id: list[Any] = list(session.scalars(select(model).where(model.id.in_(ids))))
-        loaded = {record.id: record for record in records_by_id}
-        items = [loaded[i] for i in ids if i in loaded]
+        items = list(session.scalars(listing.page, values).all())
     return Page(items=items, total=total, page=page, page_size=page_size)
 
 
@@ -568,8 +561,7 @@ class _Listing:
     ``page_offset``, ``page_end``, besides the search's and filters' own)."""
 
     count: Any
-    page: Any
-    branches: int  # selects the "starts with" alternatives make (1: one select)
+    page: Any  # rows of the chosen columns, or whole records
 
 
 # (resource, person, shape of the request, backend) -> its statements; bounded, the oldest dropped first
@@ -631,95 +623,86 @@ def _listing(
 def _build_listing(
     viewer: Viewer, resource: Resource, params: ListParams, names: tuple[str, ...] | None, sqlite: bool
 ) -> _Listing:
+    """A list's statements. One select when it can answer in one (a single "starts with" column, "contains", no
+    search; SQLite for a scoped viewer). Otherwise several selects of ids, each read along its own index, and a page
+    merged from their first rows (:func:`_merged_page`):
+
+    - a viewer limited to their scope, on PostgreSQL: one select per reason to see a row and alternative of the
+      search (:func:`visibility.scope_selects`), the filters on each. A row may be found by several: they are
+      counted as a UNION, each id once. The matches themselves are never read from the table again, where
+      ``id IN (the scope)`` re-read each (a manager's account search: count and page 1.3 -> 0.6 ms). Not on
+      SQLite: given one select with a department's range and a reference's range on two indexes, its planner reads
+      the department's whole range (13,000 accounts for one search); there the scope narrowed by each alternative
+      (:func:`list_query`) serves better.
+    - a viewer who sees every row, with a "starts with" search over several columns: one select per column, each
+      leaving out what an earlier one finds (:func:`disjoint`), so their counts add up.
+    """
     model = resource.model
-    q = (params.q or "").strip()
-    alternatives = (
-        prefix_conditions(model, resource.prefix_search, q) if q and params.prefix and resource.prefix_search else []
-    )
+    alternatives = _search_alternatives(resource, params)
     scope = None if sqlite else scope_selects(viewer, resource.entity)
+    key, descending = sort_key(resource, params.sort, searching=bool(params.q))
     if scope is not None:
-        return _scoped_listing(viewer, resource, params, names, scope, alternatives)
+        conditions = _filter_conditions(viewer, resource, params)
+        searches: list[list[ColumnElement[bool]]] = [[search] for search in alternatives] or [[]]
+        selects = [part.where(*search, *conditions) for part in scope for search in searches] or [
+            select(model.id).where(false())
+        ]
+        matches = selects[0] if len(selects) == 1 else union(*selects)
+        count: Any = select(func.count()).select_from(matches.subquery("matches"))
+        return _Listing(count, _merged_page(model, names, selects, key, descending, distinct=True))
     if len(alternatives) > 1:
         branches = [list_query(viewer, resource, params, match=m) for m in disjoint(alternatives)]
         counts = [b.with_only_columns(func.count(), maintain_column_froms=True).order_by(None) for b in branches]
-        count: Any = select(reduce(operator.add, (c.scalar_subquery() for c in counts)))
-    else:
-        branches = [list_query(viewer, resource, params, sqlite=sqlite)]
-        count = branches[0].with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
-    key, descending = sort_key(resource, params.sort, searching=bool(params.q))
+        count = select(reduce(operator.add, (c.scalar_subquery() for c in counts)))
+        return _Listing(count, _merged_page(model, names, branches, key, descending, distinct=False))
+    query = list_query(viewer, resource, params, sqlite=sqlite)
+    count = query.with_only_columns(func.count(), maintain_column_froms=True).order_by(None)
     direction = desc if descending else asc
-    size = bindparam("page_size", type_=Integer())
-    offset = bindparam("page_offset", type_=Integer())
-    if len(branches) == 1:
-        ordered: Any = branches[0].order_by(direction(key), direction(model.id))
-        if names is not None:
-            ordered = ordered.with_only_columns(*(getattr(model, n) for n in names), maintain_column_froms=True)
-    else:
-        # each branch's first rows up to the end of the page, read in list order along its own index range,
-        # then only those merged and sorted (PostgreSQL would otherwise read and sort every match)
-        shown = names or ("id",)
-        wanted = [getattr(model, n) for n in shown]
-        # the merged rows' columns by name and type (cheaper than asking each subquery for its columns)
-        merged_columns = [literal_column(n, type_=getattr(model, n).type) for n in shown]
-        sort_column = literal_column("sort_key", type_=key.type)
-        heads = [
-            select(*merged_columns, sort_column).select_from(
-                b.with_only_columns(*wanted, key.label("sort_key"), maintain_column_froms=True)
-                .order_by(direction(key), direction(model.id))
-                .limit(bindparam("page_end", type_=Integer()))
-                .subquery()
-            )
-            for b in branches
-        ]
-        ordered = (
-            select(*merged_columns)
-            .select_from(union_all(*heads).subquery("matches"))
-            .order_by(direction(sort_column), direction(merged_columns[0]))
-        )
-    return _Listing(count, ordered.limit(size).offset(offset), len(branches))
+    page: Any = query.order_by(direction(key), direction(model.id))
+    if names is not None:
+        page = page.with_only_columns(*(getattr(model, n) for n in names), maintain_column_froms=True)
+    size, offset = bindparam("page_size", type_=Integer()), bindparam("page_offset", type_=Integer())
+    return _Listing(count, page.limit(size).offset(offset))
 
 
-def _scoped_listing(
-    viewer: Viewer,
-    resource: Resource,
-    params: ListParams,
-    names: tuple[str, ...] | None,
-    scope: tuple[Select[Any], ...],
-    alternatives: list[ColumnElement[bool]],
-) -> _Listing:
-    """The list's statements for a viewer limited to their scope (:func:`visibility.scope_selects`): every reason
-    to see a row, each with every alternative of the search and the filters, as selects of ids from the entity's
-    own table, read along their own indexes; their UNION holds each match once.
-
-    The count counts the union. The page takes each select's first rows up to the end of the page in list order,
-    the union of those, its page of ids in order, and reads only those rows: the matches themselves are never
-    read from the table again (a manager's account search on PostgreSQL: ~270 matches, 25 rows read; count and
-    page 1.3 -> 0.6 ms).
-
-    PostgreSQL only: SQLite, given a select with a department's range and a reference's range on two indexes,
-    reads the department's whole range (13,000 accounts for one search). There ``id IN (the scope, narrowed)``
-    with each alternative of the search driving its own select serves better."""
-    model = resource.model
+def _search_alternatives(resource: Resource, params: ListParams) -> list[ColumnElement[bool]]:
+    """The search as alternatives, each an index range where it can be: one per "starts with" column
+    (:func:`prefix_conditions`), or the one "contains" condition; none without a search."""
     q = (params.q or "").strip()
-    searches: list[ColumnElement[bool] | None] = list(alternatives)
-    if not searches:
-        searches = [_contains_clause(resource, q)] if q and resource.search and not params.prefix else [None]
-    conditions = _filter_conditions(viewer, resource, params)
-    selects = [
-        part.where(*conditions) if search is None else part.where(search, *conditions)
-        for part in scope
-        for search in searches
-    ] or [select(model.id).where(false())]
-    matches: Any = selects[0] if len(selects) == 1 else union(*selects)
-    count = select(func.count()).select_from(matches.subquery("matches"))
-    key, descending = sort_key(resource, params.sort, searching=bool(params.q))
+    if not q or not (resource.search or resource.prefix_search):
+        return []
+    if params.prefix and resource.prefix_search:
+        return prefix_conditions(resource.model, resource.prefix_search, q)
+    return [_contains_clause(resource, q)]
+
+
+def _merged_page(
+    model: Any,
+    names: tuple[str, ...] | None,
+    selects: Sequence[Select[Any]],
+    key: Any,
+    descending: bool,
+    *,
+    distinct: bool,
+) -> Select[Any]:
+    """One page of the rows ``selects`` find, in list order (bound ``page_size``, ``page_offset``, ``page_end``):
+    each select's first rows up to the end of the page, read in list order along its own index range, then only
+    those merged, the page's ids picked, and only the page's rows read — rather than reading and sorting every
+    match. ``distinct``: a row may be found by several selects (a UNION keeps it once). ``names``: these columns
+    only, else whole records."""
     direction = desc if descending else asc
     end = bindparam("page_end", type_=Integer())
     heads = [
-        part.add_columns(key.label("sort_key")).order_by(direction(key), direction(model.id)).limit(end).subquery()
-        for part in selects
+        select(*head.c)
+        for head in (
+            part.with_only_columns(model.id, key.label("sort_key"), maintain_column_froms=True)
+            .order_by(direction(key), direction(model.id))
+            .limit(end)
+            .subquery()
+            for part in selects
+        )
     ]
-    firsts: Any = heads[0] if len(heads) == 1 else union(*(select(*head.c) for head in heads)).subquery("firsts")
+    firsts = (union if distinct else union_all)(*heads).subquery("firsts")
     shown = (
         select(firsts.c.id, firsts.c.sort_key)
         .order_by(direction(firsts.c.sort_key), direction(firsts.c.id))
@@ -728,8 +711,7 @@ def _scoped_listing(
         .subquery("shown")
     )
     rows: Any = select(model) if names is None else select(*(getattr(model, n) for n in names))
-    page = rows.join(shown, model.id == shown.c.id).order_by(direction(shown.c.sort_key), direction(shown.c.id))
-    return _Listing(count, page, 1)
+    return rows.join(shown, model.id == shown.c.id).order_by(direction(shown.c.sort_key), direction(shown.c.id))
 
 
 def labels_for(
